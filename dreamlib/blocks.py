@@ -1,0 +1,238 @@
+"""Sleep and dream connections: the paper's blocks ① and ② (Figs 2–5, eqs. 1–2).
+
+A sleep block computes  h_m = g_m(h_{m-1}) + A_out(φ(A_in(h_{m-1})))          (eq. 1)
+and a dream block      h_m = g_m(h_{m-1}) + A_out(θ(φ(A_in(h_{m-1}))))       (eq. 2)
+
+where g_m is a stage of the chain classifier, φ / θ the encoder / decoder of a pre-trained
+self-supervised autoencoder, A_in adapts a hidden state to the encoder's input and A_out maps
+the encoder's output back to the chain's shape. The connections below are A_out ∘ P ∘ A_in;
+the chain models in :mod:`dreamlib.models` add them to their stages. The encoder is passed
+in at call time, so one frozen copy serves every block.
+
+Vision A_out comes in two heads, chosen by config:
+
+* ``linear`` — as in the authors' published code: mean of the encoder's output tokens, one
+  ``Linear(D, C·H·W)``, reshape. Faithful, but that one layer holds most of the parameters.
+* ``grid`` — light: the patch tokens laid out on their grid, a 1×1 conv to C channels,
+  batch norm, bilinear resize to H×W.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .encoders import TextEncoder, VisionEncoder
+
+
+class ImageAdapter(nn.Module):
+    """A_in (vision): 1×1 conv to 3 channels, then bilinear resize to the encoder's input size.
+
+    The authors resize first and convolve second; both maps are linear per pixel and the
+    bilinear weights sum to one, so the order does not change the function, and convolving at
+    the smaller size is cheaper.
+    """
+
+    def __init__(self, in_channels: int, image_size: int):
+        super().__init__()
+        self.image_size = image_size
+        self.proj = nn.Conv2d(in_channels, 3, kernel_size=1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = self.proj(h)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
+                              align_corners=False)
+        return x
+
+
+class LinearHead(nn.Module):
+    """A_out ``linear``: mean over visible tokens → Linear(D, C·H·W) → reshape (authors' code)."""
+
+    def __init__(self, token_dim: int, out_shape: tuple[int, int, int]):
+        super().__init__()
+        self.out_shape = out_shape
+        channels, height, width = out_shape
+        self.proj = nn.Linear(token_dim, channels * height * width)
+
+    def forward(self, tokens: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
+        if visible is None:
+            pooled = tokens.mean(dim=1)
+        else:
+            weights = visible.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+        return self.proj(pooled).view(tokens.shape[0], *self.out_shape)
+
+
+class GridHead(nn.Module):
+    """A_out ``grid``: token grid (B, D, g, g) → 1×1 conv → norm → bilinear resize to H×W."""
+
+    def __init__(self, token_dim: int, out_shape: tuple[int, int, int]):
+        super().__init__()
+        channels, self.height, self.width = out_shape
+        self.proj = nn.Conv2d(token_dim, channels, kernel_size=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.proj(grid))
+        if x.shape[-2:] != (self.height, self.width):
+            x = F.interpolate(x, size=(self.height, self.width), mode="bilinear", align_corners=False)
+        return x
+
+
+def tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, N, D) patch tokens in raster order → (B, D, g, g)."""
+    batch, count, dim = tokens.shape
+    side = int(round(count ** 0.5))
+    return tokens.transpose(1, 2).reshape(batch, dim, side, side)
+
+
+class VisionSleepConnection(nn.Module):
+    """Block ①: A_out(φ(A_in(h))) for images. The encoder is frozen or not; gradients always
+    reach ``h`` through it, since the chain learns to use what the encoder makes of it."""
+
+    def __init__(self, encoder: VisionEncoder, in_channels: int,
+                 out_shape: tuple[int, int, int], head: str):
+        super().__init__()
+        self.adapter = ImageAdapter(in_channels, encoder.image_size)
+        self.head_kind = head
+        self.head = (LinearHead if head == "linear" else GridHead)(encoder.hidden_size, out_shape)
+
+    def forward(self, h: torch.Tensor, encoder: VisionEncoder) -> torch.Tensor:
+        encoded = encoder.encode(self.adapter(h))
+        if self.head_kind == "linear":
+            return self.head(encoded.tokens, encoded.visible)
+        return self.head(tokens_to_grid(encoded.tokens))
+
+
+class ReconstructionHead(nn.Module):
+    """A_out ``grid`` for a dream image: area-resize to H×W → 3×3 conv → norm."""
+
+    def __init__(self, out_shape: tuple[int, int, int]):
+        super().__init__()
+        channels, self.height, self.width = out_shape
+        self.proj = nn.Conv2d(3, channels, kernel_size=3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        image = F.adaptive_avg_pool2d(image, (self.height, self.width))
+        return self.norm(self.proj(image))
+
+
+class VisionDreamConnection(nn.Module):
+    """Block ②: A_out(θ(φ(A_in(h)))) for images; also returns the dream image θ(φ(·)).
+
+    The ``linear`` head follows the authors' code: mean of the MAE's per-patch outputs
+    (p·p·3 values, 768 for MAE-base) → Linear → reshape.
+    """
+
+    def __init__(self, encoder: VisionEncoder, in_channels: int,
+                 out_shape: tuple[int, int, int], head: str):
+        super().__init__()
+        self.adapter = ImageAdapter(in_channels, encoder.image_size)
+        self.head_kind = head
+        if head == "linear":
+            self.head = LinearHead(encoder.patch_dim, out_shape)
+        else:
+            self.head = ReconstructionHead(out_shape)
+
+    def forward(self, h: torch.Tensor, encoder: VisionEncoder) -> tuple[torch.Tensor, torch.Tensor]:
+        dream = encoder.reconstruct(self.adapter(h))
+        if self.head_kind == "linear":
+            return self.head(dream.patches), dream.image
+        return self.head(dream.image), dream.image
+
+
+class TokenAdapter(nn.Module):
+    """A_in (text): hidden states → vocabulary logits → argmax → token ids for the encoder.
+
+    When the chain's input vocabulary is the encoder's, the logits use the chain's own
+    embedding table transposed (tied weights): the argmax picks the token whose embedding best
+    matches the hidden state, and no parameter sits unused. Otherwise (CharCNN reads bytes) a
+    separate projection is used; with the paper's hard argmax no gradient can reach it, so it
+    stays a fixed random projection unless ``straight_through`` is on.
+    """
+
+    def __init__(self, hidden: int, vocab_size: int, tied: nn.Embedding | None,
+                 straight_through: bool):
+        super().__init__()
+        self.tied = tied is not None
+        self.straight_through = straight_through
+        if self.tied:
+            self._embedding = [tied]  # a plain list: the chain owns (and registers) the embedding
+        else:
+            self.proj = nn.Linear(hidden, vocab_size, bias=False)
+            self.proj.weight.requires_grad_(straight_through)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        if self.tied:
+            return F.linear(h, self._embedding[0].weight)
+        return self.proj(h)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, T); the hard argmax of the paper."""
+        return self.logits(h).argmax(dim=-1)
+
+    def soft_one_hot(self, h: torch.Tensor) -> torch.Tensor:
+        """Straight-through one-hot (B, T, V): forward = argmax, backward = softmax gradient."""
+        probs = self.logits(h).softmax(dim=-1)
+        hard = F.one_hot(probs.argmax(dim=-1), probs.shape[-1]).to(probs.dtype)
+        return hard + probs - probs.detach()
+
+
+def _encoder_inputs(adapter: TokenAdapter, encoder: TextEncoder, h: torch.Tensor,
+                    mask: torch.Tensor) -> dict:
+    """Encoder inputs from hidden states: token ids (paper) or straight-through embeddings."""
+    if adapter.straight_through:
+        return {"inputs_embeds": adapter.soft_one_hot(h) @ encoder.embedding_matrix,
+                "attention_mask": mask}
+    ids = adapter(h).masked_fill(mask == 0, encoder.pad_token_id)
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _needs_autograd(adapter: TokenAdapter, encoder: TextEncoder) -> bool:
+    """A frozen encoder behind a hard argmax can pass no gradient anywhere: skip autograd."""
+    return adapter.straight_through or any(p.requires_grad for p in encoder.parameters())
+
+
+class TextSleepConnection(nn.Module):
+    """Block ① for text: A_out(φ(argmax(A_in(h)))), A_out = Linear(D, hidden) per position."""
+
+    def __init__(self, encoder: TextEncoder, hidden: int, tied: nn.Embedding | None,
+                 straight_through: bool = False):
+        super().__init__()
+        self.adapter = TokenAdapter(hidden, encoder.vocab_size, tied, straight_through)
+        self.out = nn.Linear(encoder.hidden_size, hidden)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor, encoder: TextEncoder) -> torch.Tensor:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and _needs_autograd(self.adapter, encoder)):
+            states = encoder.encode(**_encoder_inputs(self.adapter, encoder, h, mask))
+        return self.out(states)
+
+
+class TextDreamConnection(nn.Module):
+    """Block ② for text: the masked LM rewrites the argmax tokens; its argmax is the dream.
+
+    A_out reads the dream through the encoder's own word embeddings, then Linear(D, hidden).
+    Returns the addition and the dream token ids (decoded to text for Table 1).
+    """
+
+    def __init__(self, encoder: TextEncoder, hidden: int, tied: nn.Embedding | None,
+                 straight_through: bool = False):
+        super().__init__()
+        self.adapter = TokenAdapter(hidden, encoder.vocab_size, tied, straight_through)
+        self.out = nn.Linear(encoder.hidden_size, hidden)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor,
+                encoder: TextEncoder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and _needs_autograd(self.adapter, encoder)):
+            logits = encoder.reconstruct(**_encoder_inputs(self.adapter, encoder, h, mask))
+            dream_ids = logits.argmax(dim=-1)
+            if self.adapter.straight_through:
+                probs = logits.softmax(dim=-1)
+                hard = F.one_hot(dream_ids, probs.shape[-1]).to(probs.dtype)
+                dream_embeds = (hard + probs - probs.detach()) @ encoder.embedding_matrix
+            else:
+                dream_embeds = encoder.embed(dream_ids)
+        return self.out(dream_embeds), dream_ids, dream_embeds

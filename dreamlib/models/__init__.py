@@ -1,0 +1,87 @@
+"""Build any model of the paper from a :class:`~dreamlib.config.ModelConfig`.
+
+``build_model`` is the one registry: SleepNet/DreamNet for vision and text, the chain-only
+baselines (ResNet18/34/50, LSTM-k, WordCNN, CharCNN) and the encoder fine-tuning baselines
+(any ViT/MAE/BERT/RoBERTa/DistilBERT/XLNet). Vision models take ``images`` (B, C, H, W);
+text models take ``input_ids`` and ``attention_mask`` (B, T). Every model's ``forward``
+returns logits, or ``(logits, dreams)`` with ``return_dreams=True`` (the per-block
+reconstructions of DreamNet: images, or token ids for text; empty for other models).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..config import CHAR_VOCAB_SIZE, ModelConfig
+from ..encoders import TextEncoder, VisionEncoder, encoder_config, encoder_task, load_encoder
+from ..errors import ConfigError
+from .text import TextChain, TextClassifier, TextDreamNet, TextFinetune, TextSleepNet
+from .vision import ResNetChain, ResNetClassifier, VisionDreamNet, VisionFinetune, VisionSleepNet
+
+__all__ = ["build_model", "encoder_parameters", "text_vocab_size", "ModelConfig"]
+
+
+def text_vocab_size(cfg: ModelConfig) -> int:
+    """Input vocabulary of a text chain: bytes for CharCNN, else the encoder's tokenizer."""
+    if cfg.chain == "charcnn":
+        return CHAR_VOCAB_SIZE
+    return int(encoder_config(cfg.encoder).vocab_size)
+
+
+def build_model(cfg: ModelConfig, pretrained: bool = True, encoder_source: str | None = None) -> nn.Module:
+    """Build ``cfg`` (validated first). ``pretrained=False`` builds every encoder randomly
+    initialised and offline; ``encoder_source`` loads the encoder from another place (a
+    folder of pre-trained embedded weights) while the config keeps its short name."""
+    cfg = cfg.resolved()
+    encoder = None
+    if cfg.uses_encoder:
+        _check_encoder_task(cfg)
+        mask_ratio = 0.0 if cfg.model == "finetune" else cfg.mask_ratio
+        encoder = load_encoder(encoder_source or cfg.encoder, autoencoder=cfg.needs_decoder,
+                               pretrained=pretrained, mask_ratio=mask_ratio)
+        encoder.requires_grad_(cfg.unfrozen or cfg.model == "finetune")
+    if cfg.task == "vision":
+        return _build_vision(cfg, encoder)
+    return _build_text(cfg, encoder)
+
+
+def _check_encoder_task(cfg: ModelConfig) -> None:
+    task = encoder_task(cfg.encoder)
+    if task != cfg.task:
+        raise ConfigError(
+            f"encoder {cfg.encoder!r} is a {task} encoder but the task is {cfg.task}; "
+            f"pick a {cfg.task} encoder (e.g. {'mae-small' if cfg.task == 'vision' else 'mlm-small'})"
+        )
+
+
+def _build_vision(cfg: ModelConfig, encoder: VisionEncoder | None) -> nn.Module:
+    if cfg.model == "finetune":
+        return VisionFinetune(encoder, cfg.in_channels, cfg.num_classes)
+    chain = ResNetChain(cfg.chain, cfg.in_channels, cfg.image_size, cfg.width)
+    if cfg.model == "baseline":
+        return ResNetClassifier(chain, cfg.num_classes)
+    if cfg.model == "sleepnet":
+        return VisionSleepNet(chain, encoder, cfg.blocks, cfg.head, cfg.num_classes)
+    return VisionDreamNet(chain, encoder, cfg.blocks, cfg.head, cfg.num_classes, cfg.width)
+
+
+def _build_text(cfg: ModelConfig, encoder: TextEncoder | None) -> nn.Module:
+    if encoder is not None and encoder.max_tokens is not None and cfg.seq_len > encoder.max_tokens:
+        raise ConfigError(
+            f"seq_len {cfg.seq_len} exceeds the {encoder.max_tokens} positions of encoder "
+            f"{cfg.encoder!r}; use --seq-len {encoder.max_tokens} or less"
+        )
+    if cfg.model == "finetune":
+        return TextFinetune(encoder, cfg.num_classes)
+    pad_id = 0 if cfg.chain == "charcnn" else int(encoder_config(cfg.encoder).pad_token_id or 0)
+    chain = TextChain(cfg.chain, text_vocab_size(cfg), cfg.width, pad_id)
+    if cfg.model == "baseline":
+        return TextClassifier(chain, cfg.num_classes)
+    cls = TextSleepNet if cfg.model == "sleepnet" else TextDreamNet
+    return cls(chain, encoder, cfg.blocks, cfg.num_classes, cfg.straight_through)
+
+
+def encoder_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The pre-trained encoder's parameters (its own optimizer group when unfrozen)."""
+    encoder = getattr(model, "encoder", None)
+    return [] if encoder is None else list(encoder.parameters())

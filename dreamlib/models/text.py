@@ -1,0 +1,162 @@
+"""Text SleepNet and DreamNet (paper Figs 3 and 5) and their baselines.
+
+The chain is an embedding followed by layers g_1..g_L of one kind: LSTM (+ layer norm),
+WordCNN or CharCNN (1-D conv + ReLU + layer norm), each keeping the sequence length so a
+connection can be added position by position. SleepNet-M turns the first M layers into sleep
+blocks; DreamNet-M into dream blocks, whose dream embeddings are averaged and read by an
+extra LSTM (block ③) added to the pooled chain features before the dense head.
+
+The paper's argmax passes no gradient, so with a frozen encoder the whole connection up to
+A_out runs without autograd (see :mod:`dreamlib.blocks`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..blocks import TextDreamConnection, TextSleepConnection
+from ..config import chain_depth
+from ..encoders import TextEncoder
+
+
+class LSTMLayer(nn.Module):
+    """g_m for the LSTM chain: one LSTM layer and a layer norm."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.lstm = nn.LSTM(width, width, batch_first=True)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.lstm(h)[0])
+
+
+class ConvLayer(nn.Module):
+    """g_m for WordCNN/CharCNN: a length-preserving 1-D conv, ReLU and a layer norm."""
+
+    def __init__(self, width: int, kernel: int):
+        super().__init__()
+        self.conv = nn.Conv1d(width, width, kernel, padding=kernel // 2)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.norm(F.relu(self.conv(h.transpose(1, 2))).transpose(1, 2))
+
+
+class TextChain(nn.Module):
+    """Embedding and layers of the chain classifier (``lstm[-k]``, ``wordcnn``, ``charcnn``)."""
+
+    def __init__(self, chain: str, vocab_size: int, width: int, pad_id: int = 0):
+        super().__init__()
+        self.kind = chain.split("-")[0]
+        self.embedding = nn.Embedding(vocab_size, width, padding_idx=pad_id)
+        depth = chain_depth(chain)
+        if self.kind == "lstm":
+            layers = [LSTMLayer(width) for _ in range(depth)]
+        else:
+            kernel = 5 if self.kind == "charcnn" else 3
+            layers = [ConvLayer(width, kernel) for _ in range(depth)]
+        self.layers = nn.ModuleList(layers)
+        self.width = width
+
+
+def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens only (padding excluded)."""
+    weights = mask.unsqueeze(-1).to(h.dtype)
+    return (h * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+class TextClassifier(nn.Module):
+    """The chain alone (Table 4 LSTM-k / WordCNN / CharCNN baselines)."""
+
+    def __init__(self, chain: TextChain, num_classes: int):
+        super().__init__()
+        self.chain = chain
+        self.fc = nn.Linear(chain.width, num_classes)
+
+    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+        h = self.chain.embedding(input_ids)
+        for layer in self.chain.layers:
+            h = layer(h)
+        logits = self.fc(masked_mean(h, attention_mask))
+        return (logits, []) if return_dreams else logits
+
+
+class TextSleepNet(nn.Module):
+    """SleepNet-M for text (eq. 1, Fig 3).
+
+    ``encoder_ids`` maps the chain's input ids to the encoder's when the chain reads another
+    vocabulary (CharCNN reads bytes); otherwise A_in is tied to the chain embedding.
+    """
+
+    connection_class = TextSleepConnection
+
+    def __init__(self, chain: TextChain, encoder: TextEncoder, blocks: int, num_classes: int,
+                 straight_through: bool = False):
+        super().__init__()
+        self.chain = chain
+        self.encoder = encoder
+        same_vocab = chain.kind != "charcnn" and chain.embedding.num_embeddings == encoder.vocab_size
+        tied = chain.embedding if same_vocab else None
+        self.connections = nn.ModuleList(
+            self.connection_class(encoder, chain.width, tied, straight_through)
+            for _ in range(blocks)
+        )
+        self.fc = nn.Linear(chain.width, num_classes)
+
+    def _connect(self, m: int, h, mask, dreams: list) -> torch.Tensor:
+        return self.connections[m](h, mask, self.encoder)
+
+    def _features(self, input_ids, attention_mask, dreams: list) -> torch.Tensor:
+        h = self.chain.embedding(input_ids)
+        for m, layer in enumerate(self.chain.layers):
+            out = layer(h)
+            if m < len(self.connections):
+                out = out + self._connect(m, h, attention_mask, dreams)
+            h = out
+        return masked_mean(h, attention_mask)
+
+    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+        dreams: list = []
+        logits = self.fc(self._features(input_ids, attention_mask, dreams))
+        return (logits, [d[0] for d in dreams]) if return_dreams else logits
+
+
+class TextDreamNet(TextSleepNet):
+    """DreamNet-M for text (eq. 2, Fig 5): dream blocks plus an LSTM over the dreams (block ③)."""
+
+    connection_class = TextDreamConnection
+
+    def __init__(self, chain: TextChain, encoder: TextEncoder, blocks: int, num_classes: int,
+                 straight_through: bool = False):
+        super().__init__(chain, encoder, blocks, num_classes, straight_through)
+        self.dream_lstm = nn.LSTM(encoder.hidden_size, chain.width, batch_first=True)
+
+    def _connect(self, m: int, h, mask, dreams: list) -> torch.Tensor:
+        added, dream_ids, dream_embeds = self.connections[m](h, mask, self.encoder)
+        dreams.append((dream_ids, dream_embeds))
+        return added
+
+    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+        dreams: list = []
+        features = self._features(input_ids, attention_mask, dreams)
+        mean_dream = torch.stack([d[1] for d in dreams]).mean(dim=0)
+        features = features + masked_mean(self.dream_lstm(mean_dream)[0], attention_mask)
+        logits = self.fc(features)
+        return (logits, [d[0] for d in dreams]) if return_dreams else logits
+
+
+class TextFinetune(nn.Module):
+    """Encoder fine-tuning baseline (RoBERTa/DistilBERT/XLNet rows of Table 4)."""
+
+    def __init__(self, encoder: TextEncoder, num_classes: int):
+        super().__init__()
+        self.encoder = encoder
+        self.fc = nn.Linear(encoder.hidden_size, num_classes)
+
+    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+        states = self.encoder.encode(input_ids=input_ids, attention_mask=attention_mask)
+        logits = self.fc(masked_mean(states, attention_mask))
+        return (logits, []) if return_dreams else logits
