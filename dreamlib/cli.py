@@ -61,6 +61,60 @@ def cmd_count(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of a training run; unset ones come from the profile."""
+    parser.add_argument("--profile", default="default", help="smoke | default | paper (sizes and sources)")
+    parser.add_argument("--dataset", help="registry name, e.g. fashion-mnist, fortunes, cifar100, ag_news")
+    parser.add_argument("--data-dir", help="folder holding the dataset in its standard layout")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--encoder-lr", type=float, help="learning rate of an unfrozen encoder")
+    parser.add_argument("--max-train", type=int, help="use a stratified subset of the training split")
+    parser.add_argument("--max-test", type=int, help="use a stratified subset of the test split")
+    parser.add_argument("--pretrain-epochs", type=int, help="self-supervised epochs of mae-small/mlm-small")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
+                        help="turn off RandAugment/MixUp (vision) and word edits (text)")
+    parser.add_argument("--seed", type=int)
+
+
+RUN_FLAG_FIELDS = ("dataset", "epochs", "batch_size", "lr", "encoder_lr", "max_train", "max_test",
+                   "pretrain_epochs", "precision", "augment", "seed", "data_dir")
+
+
+def run_config(args: argparse.Namespace):
+    """The RunConfig asked for by the flags: profile defaults, then explicit flags."""
+    from .profiles import make_run_config
+
+    overrides = model_overrides(args)
+    task = overrides.pop("task", "vision")
+    run = {name: getattr(args, name) for name in RUN_FLAG_FIELDS}
+    return make_run_config(args.profile, task, model=overrides, **run)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import train_run
+
+    metrics = train_run(run_config(args), args.out, progress=not args.quiet)
+    keys = ("accuracy", "train_loss", "params", "trainable_params", "flops", "seconds_per_epoch")
+    print(json.dumps({k: metrics[k] for k in keys}))
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .pretrain import PretrainConfig, pretrain, pretrain_losses
+
+    fields = {k: getattr(args, k) for k in ("epochs", "max_items", "seq_len", "batch_size", "seed")
+              if getattr(args, k) is not None}
+    if args.dataset is None:
+        args.dataset = "fashion-mnist" if args.encoder == "mae-small" else "fortunes"
+    folder = pretrain(PretrainConfig(encoder=args.encoder, dataset=args.dataset, **fields),
+                      args.data_dir)
+    print(json.dumps({"folder": str(folder), "losses": pretrain_losses(folder)}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dreamlib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -73,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     add_model_flags(command("count", cmd_count, "params and FLOPs of a configuration (offline)"))
+
+    train = command("train", cmd_train, "train one configuration into a run folder (resumable)")
+    add_model_flags(train)
+    add_run_flags(train)
+    train.add_argument("--out", required=True, help="run folder (rerun to resume or reuse)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    pre = command("pretrain", cmd_pretrain, "self-supervised pre-training of an embedded encoder")
+    pre.add_argument("--encoder", required=True, choices=("mae-small", "mlm-small"))
+    pre.add_argument("--dataset")
+    pre.add_argument("--data-dir")
+    pre.add_argument("--epochs", type=int)
+    pre.add_argument("--max-items", type=int)
+    pre.add_argument("--seq-len", type=int)
+    pre.add_argument("--batch-size", type=int)
+    pre.add_argument("--seed", type=int)
     return parser
 
 

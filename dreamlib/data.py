@@ -6,31 +6,30 @@ usual places (Debian packages, scikit-learn, ``$DREAMLIB_DATA`` or ``~/.cache/dr
 for the paper's datasets, then tries the standard online source. Anything missing or malformed
 raises one :class:`DataError` naming the dataset, the path tried, the expected layout and the fix.
 
-=============  ======  =======  ===================  ========  =======================================
-name           task    classes  train / test         native    source
-=============  ======  =======  ===================  ========  =======================================
-cifar100       vision      100  50,000 / 10,000      32×32×3   CIFAR-100 python pickles (torchvision)
-tiny-imagenet  vision      200  100,000 / 10,000     64×64×3   CS231n zip; HF zh-plus/tiny-imagenet
-imagenet-1k    vision     1000  1,281,167 / 50,000   ~224×3    ILSVRC-2012 ImageFolder (no download)
-ag_news        text          4  120,000 / 7,600      --        ag_news_csv; HF fancyzhx/ag_news
-imdb           text          2  25,000 / 25,000      --        aclImdb; HF stanfordnlp/imdb
-yelp_full      text          5  650,000 / 50,000     --        yelp_review_full_csv; HF Yelp/...
-fashion-mnist  vision       10  60,000 / 10,000      28×28×1   Debian dataset-fashion-mnist (idx)
-digits         vision       10  1,437 / 360          8×8×1     scikit-learn's bundled digits.csv.gz
-fortunes       text          6  3,420 / 880          --        Debian fortunes, category = label
-=============  ======  =======  ===================  ========  =======================================
+=============  ======  =======  ===================  =======  ====================================
+name           task    classes  train / test         native   source
+=============  ======  =======  ===================  =======  ====================================
+cifar100       vision      100  50,000 / 10,000      32×32×3  CIFAR-100 pickles (torchvision)
+tiny-imagenet  vision      200  100,000 / 10,000     64×64×3  CS231n zip; HF zh-plus/tiny-imagenet
+imagenet-1k    vision     1000  1,281,167 / 50,000   ~224×3   ILSVRC-2012 folders (no download)
+ag_news        text          4  120,000 / 7,600      --       ag_news_csv; HF fancyzhx/ag_news
+imdb           text          2  25,000 / 25,000      --       aclImdb; HF stanfordnlp/imdb
+yelp_full      text          5  650,000 / 50,000     --       yelp_review_full_csv; HF Yelp/...
+fashion-mnist  vision       10  60,000 / 10,000      28×28×1  Debian dataset-fashion-mnist
+digits         vision       10  1,437 / 360          8×8×1    scikit-learn's digits.csv.gz
+fortunes       text          6  3,420 / 880          --       Debian fortunes, category = label
+=============  ======  =======  ===================  =======  ====================================
 
 The last three need no network and make the ``smoke`` and ``default`` profiles runnable
 anywhere. ``DATASETS[name].layout`` spells out each on-disk layout.
 
 ``fortunes``: six large, topically distinct categories of the Debian ``fortunes`` package
 (the larger ``people``, ``definitions`` and ``cookie`` files mix topics; offensive ``off/`` is
-excluded). Entries are split on lines holding only ``%``; terminal
-overstrikes (``_\\bX``) are removed and whitespace collapsed; empty entries are dropped, then
-duplicates, and the 5 entries filed under two of these categories (ambiguous label), which
-leaves 4,300. An entry
-goes to the test split when the SHA-256 of its text is 0 mod 5, so the split needs no seed and
-a duplicate cannot leak across it. Measured on fortunes 1:1.99.1-7.3:
+excluded). Entries are split on lines holding only ``%``; terminal overstrikes (``_\\bX``) are
+removed and whitespace collapsed. Empty entries, duplicates, and the 5 entries filed under two
+of these categories (ambiguous label) are dropped, which leaves 4,300. An entry goes to the
+test split when the SHA-256 of its text is 0 mod 5, so the split needs no seed and a duplicate
+cannot leak across it. Measured on fortunes 1:1.99.1-7.3:
 
 ===========  =======  =====  ====
 category     entries  train  test
@@ -69,6 +68,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset, default_collate
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
@@ -133,7 +133,8 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             "ag_news", "text", 4, None, None, 120_000, 7_600,
             "ag_news_csv (Zhang et al. 2015; Hugging Face fancyzhx/ag_news)",
-            "<data_dir>/ag_news_csv/{train,test}.csv: no header, rows 'class (1–4),title,description'",
+            "<data_dir>/ag_news_csv/{train,test}.csv: no header, "
+            "rows 'class (1–4),title,description'",
         ),
         DatasetInfo(
             "imdb", "text", 2, None, None, 25_000, 25_000,
@@ -149,7 +150,8 @@ DATASETS: dict[str, DatasetInfo] = {
             "fashion-mnist", "vision", 10, 28, 1, 60_000, 10_000,
             f"Debian package dataset-fashion-mnist ({FASHION_MNIST_DEBIAN_DIR}); "
             "torchvision.datasets.FashionMNIST as last resort",
-            "<data_dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]: the 4 original idx files",
+            "<data_dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]: "
+            "the 4 original idx files",
         ),
         DatasetInfo(
             "digits", "vision", 10, 8, 1, 1_437, 360,
@@ -220,8 +222,6 @@ class ImageFiles(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image
-
         path = self.paths[index]
         try:
             with Image.open(path) as image:
@@ -292,8 +292,13 @@ def _check_labels(labels: np.ndarray, num_classes: int, path: Path) -> None:
 def _read_cifar100(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
     """CIFAR-100 pickle: b'data' N×3072 uint8 (R, G, B planes of 32×32), b'fine_labels'."""
     path = root / split
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")  # the official format; trusted files only
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")  # the official format; trusted files only
+    except OSError:
+        raise
+    except Exception as exc:  # unpickling garbage can raise nearly any exception type
+        raise ValueError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"fine_labels" not in batch:
         raise ValueError(f"{path}: not a CIFAR-100 pickle (needs a dict with b'data' and "
                          "b'fine_labels')")
@@ -332,9 +337,9 @@ def _tiny_imagenet_val(root: Path, label_of: dict[str, int]) -> list[tuple[Path,
     annotations = root / "val" / "val_annotations.txt"
     items = []
     for line_no, line in enumerate(annotations.read_text().splitlines(), start=1):
-        fields = line.split("\t")
         if not line.strip():
             continue
+        fields = line.split("\t")
         if len(fields) < 2 or fields[1] not in label_of:
             raise ValueError(f"{annotations}, line {line_no}: expected 'filename<TAB>wnid' with "
                              f"a wnid of wnids.txt, got {line[:80]!r}")
@@ -409,7 +414,10 @@ def _read_idx(path: Path) -> np.ndarray:
     """An idx array of unsigned bytes (magic 0x0000 08 <ndim>, big-endian dims, data)."""
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: truncated or corrupt gzip file ({exc})") from None
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
         raise ValueError(f"{path}: not an idx file of unsigned bytes (magic {raw[:4].hex()})")
     ndim = raw[3]
@@ -583,8 +591,7 @@ def _locate(info: DatasetInfo, split: str, data_dir: str | os.PathLike | None) -
     return None
 
 
-_READ_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError,
-                pickle.UnpicklingError, zlib.error, csv.Error)
+_READ_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, csv.Error)
 
 
 def _read_local(info: DatasetInfo, root: Path, split: str) -> Split:

@@ -40,9 +40,8 @@ def build_model(cfg: ModelConfig, pretrained: bool = True, encoder_source: str |
         encoder = load_encoder(encoder_source or cfg.encoder, autoencoder=cfg.needs_decoder,
                                pretrained=pretrained, mask_ratio=mask_ratio)
         encoder.requires_grad_(cfg.unfrozen or cfg.model == "finetune")
-    if cfg.task == "vision":
-        return _build_vision(cfg, encoder)
-    return _build_text(cfg, encoder)
+    model = _build_vision(cfg, encoder) if cfg.task == "vision" else _build_text(cfg, encoder)
+    return model.train()  # applies the rule that a frozen encoder runs in eval mode (no dropout)
 
 
 def _check_encoder_task(cfg: ModelConfig) -> None:

@@ -1,0 +1,413 @@
+"""Train and evaluate one run (Hugging Face Accelerate), resumable to the identical result.
+
+The loop follows the paper's protocol: Adam (lr 0.005, betas 0.9/0.999, eps 1e-5) with a
+linear warm-up over the first 10% of steps, cross-entropy on the (MixUp-soft) labels,
+accuracy on the test split after every epoch.
+
+Reproducibility by construction: every epoch reseeds torch's RNG from (seed, epoch, process)
+and shuffles with its own generator, so an epoch's result depends only on the state saved at
+the end of the previous one. A checkpoint (trainable weights, optimizer, scheduler, epoch)
+is written atomically after every epoch; a killed run restarts from it and ends bit-identical
+to an uninterrupted one on the same device. The frozen encoder is not checkpointed: it is
+reloaded from its source.
+
+Several processes (``accelerate launch``) split each global batch; gradients are averaged by
+DDP, so the update equals the single-process one up to floating-point summation order
+(batch-norm statistics are per process, as usual with DDP).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from . import __version__
+from .counting import count_flops, count_parameters, example_inputs
+from .encoders import EMBEDDED_ENCODERS, load_tokenizer
+from .errors import DreamlibError
+from .models import build_model, encoder_parameters
+from .runs import (CHECKPOINT_FILE, LOG_FILE, METRICS_FILE, RunConfig, atomic_torch_save,
+                   atomic_write_json, atomic_write_text, claim_folder, load_metrics)
+
+LOG_COLUMNS = ("epoch", "train_loss", "test_accuracy", "train_seconds", "eval_seconds", "lr")
+MIXUP_ALPHA = 0.2
+
+
+class TrainingDiverged(DreamlibError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------
+
+
+class Transformed(Dataset):
+    """Applies an image transform item by item (RandAugment must see single images)."""
+
+    def __init__(self, base: Dataset, transform):
+        self.base, self.transform = base, transform
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int):
+        image, label = self.base[index]
+        return self.transform(image), label
+
+
+@dataclass
+class Data:
+    train: Dataset
+    test: Dataset
+    num_classes: int
+    examples: dict  # a few raw test examples (for dreams and reports)
+
+
+def load_data(cfg: RunConfig) -> Data:
+    """Train/test datasets of ``cfg`` as model-ready tensors (images, or ids + mask)."""
+    from .data import augment_texts, image_transform, load_split, tokenize
+
+    model = cfg.model
+    train = load_split(cfg.dataset, "train", cfg.data_dir, cfg.max_train, seed=cfg.seed)
+    test = load_split(cfg.dataset, "test", cfg.data_dir, cfg.max_test, seed=cfg.seed)
+    if model.task == "vision":
+        make = lambda split, is_train: Transformed(  # noqa: E731
+            split.dataset, image_transform(is_train, model.image_size, model.in_channels,
+                                           cfg.augment))
+        return Data(make(train, True), make(test, False), train.num_classes, {})
+    texts, labels = train.texts, train.labels
+    if cfg.augment:
+        texts, labels = augment_texts(texts, labels, frac=0.1, seed=cfg.seed)
+    char_level = model.chain == "charcnn"
+    tokenizer = None if char_level else load_tokenizer(model.encoder)
+
+    def tensors(split_texts, split_labels):
+        ids, mask = tokenize(split_texts, tokenizer, model.seq_len, char_level=char_level)
+        return TensorDataset(ids, mask, torch.as_tensor(split_labels, dtype=torch.long))
+
+    return Data(tensors(texts, labels), tensors(test.texts, test.labels), train.num_classes,
+                {"texts": test.texts[:8]})
+
+
+def epoch_order(size: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of one epoch: a function of (seed, epoch) only."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+def shard_batches(order: torch.Tensor, batch_size: int, rank: int, world: int) -> list[torch.Tensor]:
+    """This process's share of each global batch (global batches are identical for any world)."""
+    batches = []
+    for start in range(0, len(order), batch_size):
+        global_batch = order[start:start + batch_size]
+        if len(global_batch) < world:
+            continue  # a tail smaller than the process count cannot be split
+        batches.append(global_batch.tensor_split(world)[rank])
+    return batches
+
+
+def reseed(seed: int, epoch: int, rank: int) -> None:
+    """Seed torch's global RNG (RandAugment, MixUp, MAE masking, dropout) for one epoch."""
+    torch.manual_seed(seed * 1_000_003 + epoch * 1009 + rank)
+
+
+# ------------------------------------------------------------------------------------------
+# Optimisation
+# ------------------------------------------------------------------------------------------
+
+
+def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    """Adam as in the paper; an unfrozen encoder gets its own, smaller learning rate."""
+    encoder_ids = {id(p) for p in encoder_parameters(model)}
+    chain = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
+    encoder = [p for p in encoder_parameters(model) if p.requires_grad]
+    groups = [{"params": chain, "lr": cfg.lr}]
+    if encoder and cfg.model.model != "finetune":
+        groups.append({"params": encoder, "lr": cfg.encoder_lr})
+    elif encoder:
+        groups[0]["params"] = chain + encoder  # fine-tuning: the encoder is the model
+    fused = torch.cuda.is_available() and all(p.is_cuda for g in groups for p in g["params"])
+    return torch.optim.Adam(groups, betas=cfg.betas, eps=cfg.eps,
+                            **({"fused": True} if fused else {"foreach": True}))
+
+
+def warmup_schedule(optimizer, total_steps: int, warmup: float):
+    """Linear warm-up over the first ``warmup`` fraction of steps, then constant."""
+    warm = max(1, math.ceil(total_steps * warmup)) if warmup > 0 else 0
+
+    def factor(step: int) -> float:
+        return min(1.0, (step + 1) / warm) if warm else 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for hard (B,) or MixUp-soft (B, K) targets."""
+    if targets.ndim == 1:
+        return F.cross_entropy(logits, targets)
+    return -(targets * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+
+
+# ------------------------------------------------------------------------------------------
+# Checkpoints
+# ------------------------------------------------------------------------------------------
+
+
+def _frozen_keys(model: nn.Module) -> set[str]:
+    """State-dict keys of frozen encoder parameters (reloaded from source, never saved)."""
+    encoder = getattr(model, "encoder", None)
+    if encoder is None or not encoder.frozen:
+        return set()
+    return {f"encoder.{name}" for name in encoder.state_dict()}
+
+
+def trainable_state(model: nn.Module) -> dict:
+    skip = _frozen_keys(model)
+    return {k: v for k, v in model.state_dict().items() if k not in skip}
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int) -> None:
+    atomic_torch_save({"model": trainable_state(model), "optimizer": optimizer.state_dict(),
+                       "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> int:
+    """Restore a checkpoint; returns the number of finished epochs."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        missing, unexpected = model.load_state_dict(state["model"], strict=False)
+        if unexpected or set(missing) - _frozen_keys(model):
+            raise KeyError(f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        return int(state["epoch"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
+        raise DreamlibError(
+            f"checkpoint {path} is unreadable or does not match the model ({exc.__class__.__name__}); "
+            "delete it to restart the run from epoch 0"
+        ) from exc
+
+
+def read_log(folder: Path) -> list[dict]:
+    path = folder / LOG_FILE
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [dict(row) for row in csv.DictReader(handle)]
+
+
+def write_log(folder: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(folder / LOG_FILE, buffer.getvalue())
+
+
+# ------------------------------------------------------------------------------------------
+# The loop
+# ------------------------------------------------------------------------------------------
+
+
+def resolve_encoder_source(cfg: RunConfig, log=print) -> str | None:
+    """Embedded encoders are pre-trained on the run's training split (cached) before use."""
+    model = cfg.model
+    if not model.uses_encoder or model.encoder not in EMBEDDED_ENCODERS:
+        return None
+    from .pretrain import PretrainConfig, pretrain
+
+    pre = PretrainConfig(encoder=model.encoder, dataset=cfg.dataset, epochs=cfg.pretrain_epochs,
+                         max_items=cfg.max_train, seq_len=model.seq_len, seed=0)
+    if cfg.pretrain_epochs == 0:
+        return None  # explicitly untrained: the random-init ablation
+    return str(pretrain(pre, cfg.data_dir, log=log))
+
+
+def _batch_inputs(batch, task: str, device):
+    if task == "vision":
+        images, labels = batch
+        return (images.to(device),), labels.to(device)
+    ids, mask, labels = batch
+    return (ids.to(device), mask.to(device)), labels.to(device)
+
+
+def _collate(dataset: Dataset, indices: torch.Tensor):
+    items = [dataset[int(i)] for i in indices]
+    return torch.utils.data.default_collate(items)
+
+
+def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator) -> float:
+    """Test accuracy (0–1); each process scores a strided shard, counts are summed."""
+    model.eval()
+    indices = torch.arange(len(dataset))[accelerator.process_index::accelerator.num_processes]
+    counts = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
+    with torch.no_grad():
+        for chunk in indices.split(batch_size):
+            inputs, labels = _batch_inputs(_collate(dataset, chunk), task, accelerator.device)
+            with accelerator.autocast():
+                logits = model(*inputs)
+            counts[0] += (logits.argmax(dim=-1) == labels).sum()
+            counts[1] += len(labels)
+    counts = accelerator.reduce(counts, reduction="sum")
+    return float(counts[0] / counts[1])
+
+
+def _mixed_precision(precision: str) -> str:
+    return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
+
+
+def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool = True) -> dict:
+    """Train ``cfg`` in folder ``out``; reuse it if finished, resume it if interrupted."""
+    from accelerate import Accelerator
+
+    cfg = cfg.validate()
+    folder = Path(out)
+    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.precision),
+                              cpu=not torch.cuda.is_available())
+    if accelerator.is_main_process:
+        claim_folder(folder, cfg)
+    accelerator.wait_for_everyone()
+    finished = load_metrics(folder)
+    if finished is not None:
+        return finished
+    source = resolve_encoder_source(cfg, log) if accelerator.is_main_process else None
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        source = resolve_encoder_source(cfg, log)  # now cached: just verified and returned
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, pretrained=True, encoder_source=source)
+    counts = count_parameters(model)
+    flops = count_flops(model, example_inputs(cfg.model))
+    data = load_data(cfg)
+    world, rank = accelerator.num_processes, accelerator.process_index
+    per_epoch = len(shard_batches(torch.arange(len(data.train)), cfg.batch_size, 0, world))
+    optimizer = make_optimizer(model, cfg)
+    scheduler = warmup_schedule(optimizer, per_epoch * cfg.epochs, cfg.warmup)
+    start = 0
+    if (folder / CHECKPOINT_FILE).exists():
+        start = load_checkpoint(folder / CHECKPOINT_FILE, model, optimizer, scheduler)
+        log(f"resuming {folder} after epoch {start}")
+    model, optimizer = accelerator.prepare(model, optimizer)
+    rows = read_log(folder)[:start]
+
+    from .data import mixup
+
+    for epoch in range(start, cfg.epochs):
+        reseed(cfg.seed, epoch, rank)
+        model.train()
+        batches = shard_batches(epoch_order(len(data.train), cfg.seed, epoch), cfg.batch_size,
+                                rank, world)
+        tick, total, seen = time.time(), 0.0, 0
+        bar = _progress(batches, f"epoch {epoch + 1}/{cfg.epochs}",
+                        progress and accelerator.is_main_process)
+        for indices in bar:
+            inputs, labels = _batch_inputs(_collate(data.train, indices), cfg.model.task,
+                                           accelerator.device)
+            targets = labels
+            if cfg.model.task == "vision" and cfg.augment:
+                mixed, targets = mixup(inputs[0], labels, data.num_classes, MIXUP_ALPHA)
+                inputs = (mixed,)
+            with accelerator.autocast():
+                loss = soft_cross_entropy(model(*inputs), targets)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss.item()} in epoch {epoch + 1} of {folder}; the last good "
+                    "checkpoint is kept. Lower --lr or use --precision fp32, then rerun"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(indices)
+            seen += len(indices)
+        train_seconds = time.time() - tick
+        sums = accelerator.reduce(torch.tensor([total, seen], dtype=torch.float64,
+                                               device=accelerator.device), reduction="sum")
+        tick = time.time()
+        accuracy = evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator)
+        rows.append({"epoch": epoch + 1, "train_loss": float(sums[0] / sums[1]),
+                     "test_accuracy": accuracy, "train_seconds": round(train_seconds, 3),
+                     "eval_seconds": round(time.time() - tick, 3),
+                     "lr": scheduler.get_last_lr()[0]})
+        if accelerator.is_main_process:
+            log(f"{folder.name} epoch {epoch + 1}/{cfg.epochs}: loss {rows[-1]['train_loss']:.4f} "
+                f"accuracy {accuracy:.4f} ({train_seconds:.1f}s)")
+            save_checkpoint(folder / CHECKPOINT_FILE, accelerator.unwrap_model(model), optimizer,
+                            scheduler, epoch + 1)
+            write_log(folder, rows)
+        accelerator.wait_for_everyone()
+
+    metrics = _metrics(cfg, rows, counts, flops, accelerator)
+    if accelerator.is_main_process:
+        atomic_write_json(folder / METRICS_FILE, metrics)
+    accelerator.wait_for_everyone()
+    return metrics
+
+
+def _progress(batches, desc: str, enabled: bool):
+    if not enabled:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=desc, leave=False, file=sys.stderr)
+
+
+def _metrics(cfg: RunConfig, rows: list[dict], counts: dict, flops: int, accelerator) -> dict:
+    last = rows[-1]
+    seconds = [float(r["train_seconds"]) for r in rows]
+    return {
+        "accuracy": float(last["test_accuracy"]),
+        "train_loss": float(last["train_loss"]),
+        **counts,
+        "flops": flops,
+        "seconds_per_epoch": sum(seconds) / len(seconds),
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "device": device_name(accelerator.device),
+        "processes": accelerator.num_processes,
+        "config": cfg.to_dict(),
+        "run_hash": cfg.run_hash(),
+        "versions": versions(),
+    }
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def git_commit() -> str | None:
+    """The commit of the dreamlib checkout, with '+dirty' when it has local changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def versions() -> dict:
+    import accelerate
+    import transformers
+
+    return {"dreamlib": __version__, "git": git_commit(), "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "accelerate": accelerate.__version__}
