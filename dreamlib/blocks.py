@@ -216,6 +216,10 @@ class TextDreamConnection(nn.Module):
 
     A_out reads the dream through the encoder's own word embeddings, then Linear(D, hidden).
     Returns the addition and the dream token ids (decoded to text for Table 1).
+
+    With the paper's hard argmax an unfrozen encoder can only learn its word embeddings here:
+    no gradient crosses the argmax over the LM logits. ``straight_through`` lets gradients
+    reach the whole masked LM (and A_in).
     """
 
     def __init__(self, encoder: TextEncoder, hidden: int, tied: nn.Embedding | None,

@@ -19,12 +19,12 @@ EXIT_USER_ERROR = 2
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     """Flags that define a model (shared by count, train and bench)."""
-    parser.add_argument("--task", choices=TASKS, default="vision")
-    parser.add_argument("--model", choices=MODELS, default="sleepnet")
+    parser.add_argument("--task", default="vision", help=" | ".join(TASKS))
+    parser.add_argument("--model", default="sleepnet", help=" | ".join(MODELS))
     parser.add_argument("--chain", help="resnet18|resnet34|resnet50 (vision), lstm[-k]|wordcnn|charcnn (text)")
     parser.add_argument("--blocks", type=int, default=None, help="number of sleep/dream blocks M (1..4)")
     parser.add_argument("--encoder", help="hub name, local folder, mae-small, mlm-small or minilm")
-    parser.add_argument("--head", choices=HEADS, default=None, help="connection output head")
+    parser.add_argument("--head", default=None, help="connection output head: " + " | ".join(HEADS))
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--in-channels", type=int, default=None)
     parser.add_argument("--seq-len", type=int, default=None)
@@ -115,10 +115,18 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line (exit 2), like every other error."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dreamlib", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m dreamlib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help)
@@ -151,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
     except DreamlibError as exc:

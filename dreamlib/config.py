@@ -84,7 +84,7 @@ class ModelConfig:
             raise ConfigError(f"seq_len must be a positive number of tokens, got {self.seq_len}")
         if not 0.0 <= self.mask_ratio < 1.0:
             raise ConfigError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
-        width = self.width or DEFAULT_WIDTH[self.task]
+        width = DEFAULT_WIDTH[self.task] if self.width is None else self.width
         if width < 4:
             raise ConfigError(f"width must be >= 4, got {width}")
         encoder = self.encoder or DEFAULT_ENCODER[self.task]

@@ -178,13 +178,13 @@ def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
             "(roberta-base, mlm-small)"
         )
     cls = _model_class(config.model_type, autoencoder)
-    if config.model_type == "vit":
+    if not autoencoder and config.model_type in ("vit", "bert", "roberta"):
         extra = {"add_pooling_layer": False}  # the pooler is never used: keep no dead parameters
     else:
         extra = {}
     if not pretrained or name in EMBEDDED_ENCODERS:
         if cls is transformers.AutoModel or cls is transformers.AutoModelForMaskedLM:
-            return cls.from_config(config)
+            return cls.from_config(config, **extra)
         return cls(config, **extra)
     try:
         return cls.from_pretrained(_source(name), trust_remote_code=False, **extra)

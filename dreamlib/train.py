@@ -19,6 +19,7 @@ DDP, so the update equals the single-process one up to floating-point summation 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -56,7 +58,7 @@ class TrainingDiverged(DreamlibError):
 
 
 class Transformed(Dataset):
-    """Applies an image transform item by item (RandAugment must see single images)."""
+    """Applies the per-example half of the image pipeline (resize, channels; uint8 out)."""
 
     def __init__(self, base: Dataset, transform):
         self.base, self.transform = base, transform
@@ -79,16 +81,15 @@ class Data:
 
 def load_data(cfg: RunConfig) -> Data:
     """Train/test datasets of ``cfg`` as model-ready tensors (images, or ids + mask)."""
-    from .data import augment_texts, image_transform, load_split, tokenize
+    from .data import augment_texts, load_split, prepare_image, tokenize
 
     model = cfg.model
     train = load_split(cfg.dataset, "train", cfg.data_dir, cfg.max_train, seed=cfg.seed)
     test = load_split(cfg.dataset, "test", cfg.data_dir, cfg.max_test, seed=cfg.seed)
     if model.task == "vision":
-        make = lambda split, is_train: Transformed(  # noqa: E731
-            split.dataset, image_transform(is_train, model.image_size, model.in_channels,
-                                           cfg.augment))
-        return Data(make(train, True), make(test, False), train.num_classes, {})
+        prepare = partial(prepare_image, image_size=model.image_size, channels=model.in_channels)
+        return Data(Transformed(train.dataset, prepare), Transformed(test.dataset, prepare),
+                    train.num_classes, {})
     texts, labels = train.texts, train.labels
     if cfg.augment:
         texts, labels = augment_texts(texts, labels, frac=0.1, seed=cfg.seed)
@@ -236,10 +237,15 @@ def resolve_encoder_source(cfg: RunConfig, log=print) -> str | None:
     return str(pretrain(pre, cfg.data_dir, log=log))
 
 
-def _batch_inputs(batch, task: str, device):
+def _batch_inputs(batch, task: str, device, augment: bool = False):
+    """Model inputs and labels of a collated batch; images get RandAugment when ``augment``."""
     if task == "vision":
+        from .data import augment_batch, normalize_batch
+
         images, labels = batch
-        return (images.to(device),), labels.to(device)
+        if augment:
+            images = augment_batch(images)
+        return (normalize_batch(images).to(device),), labels.to(device)
     ids, mask, labels = batch
     return (ids.to(device), mask.to(device)), labels.to(device)
 
@@ -309,14 +315,15 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
     for epoch in range(start, cfg.epochs):
         reseed(cfg.seed, epoch, rank)
         model.train()
-        batches = shard_batches(epoch_order(len(data.train), cfg.seed, epoch), cfg.batch_size,
-                                rank, world)
+        order = epoch_order(len(data.train), cfg.seed, epoch)
+        batches = shard_batches(order, cfg.batch_size, rank, world)
+        global_sizes = [len(b) for b in order.split(cfg.batch_size) if len(b) >= world]
         tick, total, seen = time.time(), 0.0, 0
         bar = _progress(batches, f"epoch {epoch + 1}/{cfg.epochs}",
                         progress and accelerator.is_main_process)
-        for indices in bar:
+        for indices, global_size in zip(bar, global_sizes):
             inputs, labels = _batch_inputs(_collate(data.train, indices), cfg.model.task,
-                                           accelerator.device)
+                                           accelerator.device, augment=cfg.augment)
             targets = labels
             if cfg.model.task == "vision" and cfg.augment:
                 mixed, targets = mixup(inputs[0], labels, data.num_classes, MIXUP_ALPHA)
@@ -329,7 +336,9 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
                     "checkpoint is kept. Lower --lr or use --precision fp32, then rerun"
                 )
             optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
+            # DDP averages the processes' gradients; weighting each share by its size makes
+            # that the gradient of the global-batch mean even when shares are unequal (x1 alone)
+            accelerator.backward(loss * (len(indices) * world / global_size))
             optimizer.step()
             scheduler.step()
             total += loss.item() * len(indices)
@@ -404,10 +413,68 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+# Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
+RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data.py", "encoders.py",
+                  "models/__init__.py", "models/text.py", "models/vision.py", "pretrain.py",
+                  "profiles.py", "runs.py", "train.py")
+
+
+def code_fingerprint() -> str:
+    """Hash of the source that computes results: a run made by other code is flagged stale."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in RESULT_MODULES:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def versions() -> dict:
     import accelerate
     import transformers
 
-    return {"dreamlib": __version__, "git": git_commit(), "python": platform.python_version(),
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "accelerate": accelerate.__version__}
+    return {"dreamlib": __version__, "code": code_fingerprint(), "git": git_commit(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "accelerate": accelerate.__version__}
+
+
+def load_trained(folder: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
+    """The trained model of a finished run folder (eval mode) and its config.
+
+    A finished run whose checkpoint was not kept (results are committed without checkpoints)
+    is retrained in place first; training is deterministic, so it is the same model.
+    """
+    folder = Path(folder)
+    from .runs import read_json
+
+    cfg = RunConfig.from_dict(read_json(folder / "config.json")).validate()
+    if not (folder / CHECKPOINT_FILE).exists():
+        (folder / METRICS_FILE).unlink(missing_ok=True)
+        train_run(cfg, folder, progress=False)
+    source = resolve_encoder_source(cfg)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, pretrained=True, encoder_source=source)
+    state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"], strict=False)
+    return model.eval(), cfg
+
+
+def collect_dreams(folder: str | os.PathLike, count: int = 4) -> dict:
+    """Inputs and per-block dreams of a trained DreamNet on its first ``count`` test examples.
+
+    Vision: ``inputs`` and ``dreams[m]`` are float images in [-1, 1]-ish pixel space.
+    Text: ``inputs`` are the test texts and ``dreams[m]`` the decoded dream token sequences.
+    """
+    model, cfg = load_trained(folder)
+    data = load_data(dataclasses.replace(cfg, augment=False))  # clean test examples
+    batch = _collate(data.test, torch.arange(min(count, len(data.test))))
+    inputs, _ = _batch_inputs(batch, cfg.model.task, torch.device("cpu"))
+    with torch.no_grad():
+        _, dreams = model(*inputs, return_dreams=True)
+    if cfg.model.task == "vision":
+        return {"task": "vision", "inputs": inputs[0], "dreams": dreams, "config": cfg}
+    tokenizer = load_tokenizer(cfg.model.encoder)
+    decode = lambda ids: tokenizer.batch_decode(ids, skip_special_tokens=True)  # noqa: E731
+    return {"task": "text", "inputs": decode(inputs[0]), "dreams": [decode(d) for d in dreams],
+            "config": cfg}

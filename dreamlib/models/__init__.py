@@ -39,9 +39,19 @@ def build_model(cfg: ModelConfig, pretrained: bool = True, encoder_source: str |
         mask_ratio = 0.0 if cfg.model == "finetune" else cfg.mask_ratio
         encoder = load_encoder(encoder_source or cfg.encoder, autoencoder=cfg.needs_decoder,
                                pretrained=pretrained, mask_ratio=mask_ratio)
-        encoder.requires_grad_(cfg.unfrozen or cfg.model == "finetune")
+        set_encoder_trainable(encoder, cfg.unfrozen or cfg.model == "finetune")
     model = _build_vision(cfg, encoder) if cfg.task == "vision" else _build_text(cfg, encoder)
     return model.train()  # applies the rule that a frozen encoder runs in eval mode (no dropout)
+
+
+def set_encoder_trainable(encoder: nn.Module, trainable: bool) -> None:
+    """Freeze the encoder, or unfreeze it except for tensors fixed by design (ViTMAE's sin-cos
+    position embeddings are created with requires_grad=False and stay so)."""
+    fixed = getattr(encoder, "_fixed_by_design", None)
+    if fixed is None:
+        fixed = encoder._fixed_by_design = {id(p) for p in encoder.parameters() if not p.requires_grad}
+    for param in encoder.parameters():
+        param.requires_grad_(trainable and id(param) not in fixed)
 
 
 def _check_encoder_task(cfg: ModelConfig) -> None:

@@ -1,0 +1,314 @@
+"""Tables, figures and claim checks: reproduced numbers next to the paper's.
+
+Everything here reads run records (``experiments.run_entries``) and never trains, so a
+table or figure can be restyled without recomputing anything. Every table is written as CSV
+and Markdown with a header saying the profile, dataset and device; every figure as PNG and
+PDF. A record made by code other than the current (``versions.code`` differs) is marked
+stale instead of being mixed in silently.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from . import paper
+from .runs import atomic_write_bytes, atomic_write_text
+
+PAPER_DATASET = {"vision": "cifar100", "text": "ag_news"}  # the paper column shown beside ours
+TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
+
+
+# ------------------------------------------------------------------------------------------
+# Records → summaries
+# ------------------------------------------------------------------------------------------
+
+
+def current_code() -> str:
+    from .train import code_fingerprint
+
+    return code_fingerprint()
+
+
+def frame(records: list[dict]) -> pd.DataFrame:
+    """One row per entry and seed, with the fields tables need."""
+    code = current_code()
+    rows = []
+    for r in records:
+        cfg = r["config"]
+        rows.append({
+            "label": r["label"], "group": r["group"], "paper": r.get("paper"),
+            "role": r.get("role", ""), "run": r["run"], "seed": r["seed"],
+            "accuracy": 100 * r["accuracy"], "train_loss": r["train_loss"],
+            "params": r["params"], "trainable_params": r["trainable_params"],
+            "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
+            "dataset": cfg["dataset"], "task": cfg["model"]["task"], "head": cfg["model"]["head"],
+            "encoder": cfg["model"]["encoder"], "device": r["device"],
+            "stale": r.get("versions", {}).get("code") != code,
+        })
+    return pd.DataFrame(rows)
+
+
+def summarize(df: pd.DataFrame, keys=("label", "group")) -> pd.DataFrame:
+    """Mean ± std over seeds per entry, in first-seen order."""
+    keys = list(keys)
+    grouped = df.groupby(keys, sort=False, dropna=False)
+    out = grouped.agg(
+        accuracy=("accuracy", "mean"), std=("accuracy", "std"), n=("accuracy", "size"),
+        params=("params", "first"), trainable_params=("trainable_params", "first"),
+        flops=("flops", "first"), seconds_per_epoch=("seconds_per_epoch", "mean"),
+        paper=("paper", "first"), dataset=("dataset", "first"), head=("head", "first"),
+        encoder=("encoder", "first"), stale=("stale", "any"),
+        runs=("run", lambda runs: " ".join(dict.fromkeys(runs))),
+    ).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def accuracy_text(mean: float, std: float, n: int) -> str:
+    return f"{mean:.1f}" if n == 1 else f"{mean:.1f} ± {std:.1f} (n={n})"
+
+
+def _millions(value) -> str:
+    return f"{value / 1e6:.2f}"
+
+
+def _paper_value(table: str, name: str | None, field: str, dataset: str | None = None):
+    if not name:
+        return None
+    try:
+        row = paper.paper_row(table, name)
+    except KeyError:
+        return None
+    return row["accuracy"].get(dataset) if field == "accuracy" else row.get(field)
+
+
+def method_table(records: list[dict], task: str) -> pd.DataFrame:
+    """Table 3 (vision) or Table 4 (text): ours beside the paper's row of the same model."""
+    table = "table3" if task == "vision" else "table4"
+    column = PAPER_DATASET[task]
+    summary = summarize(frame(records))
+    rows = []
+    for s in summary.itertuples():
+        rows.append({
+            "Model": s.label, "Group": s.group,
+            "Params (M)": _millions(s.params), "Trainable (M)": _millions(s.trainable_params),
+            "FLOPs (G, fwd/example)": f"{s.flops / 1e9:.3f}",
+            f"Accuracy % ({s.dataset})": accuracy_text(s.accuracy, s.std, s.n),
+            "Paper model": s.paper or "",
+            "Paper params (M)": _blank(_paper_value(table, s.paper, "params_m")),
+            "Paper FLOPs (B)": _blank(_paper_value(table, s.paper, "flops_b")),
+            f"Paper accuracy % ({column})": _blank(_paper_value(table, s.paper, "accuracy", column)),
+            "Encoder": s.encoder if s.group != "Baseline" or "fine" in s.label else "",
+            "Head": s.head if s.group in ("SleepNet", "DreamNet") else "",
+            "Runs": s.runs, "Stale": "yes" if s.stale else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def _blank(value) -> str:
+    return "" if value is None else str(value)
+
+
+def efficiency_table(records: list[dict]) -> pd.DataFrame:
+    """Table 5: seconds per training epoch here and the ratio to ResNet18, beside the paper's."""
+    summary = summarize(frame(records))
+    base = summary.loc[summary["label"] == "ResNet18", "seconds_per_epoch"]
+    base_seconds = float(base.iloc[0]) if len(base) else math.nan
+    ratios = paper.table5_ratios()
+    rows = []
+    for s in summary.itertuples():
+        hours = paper.TABLE5_HOURS_PER_EPOCH.get(s.label, {})
+        paper_ratio = ratios.get(s.label, {})
+        rows.append({
+            "Model": s.label, "Seconds/epoch (here)": f"{s.seconds_per_epoch:.2f}",
+            "Ratio to ResNet18 (here)": f"{s.seconds_per_epoch / base_seconds:.2f}",
+            "Paper hours/epoch (CIFAR-100)": _blank(hours.get("cifar100")),
+            "Paper ratio (CIFAR-100)": _round(paper_ratio.get("cifar100")),
+            "Paper hours/epoch (Tiny-ImageNet)": _blank(hours.get("tiny-imagenet")),
+            "Paper ratio (Tiny-ImageNet)": _round(paper_ratio.get("tiny-imagenet")),
+            "Params (M)": _millions(s.params), "Dataset (here)": s.dataset, "Runs": s.runs,
+            "Stale": "yes" if s.stale else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def _round(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def dreams_table(text_dreams: dict) -> pd.DataFrame:
+    """Table 1: test texts and what DreamNet-3's masked LM makes of them, block by block."""
+    rows = []
+    for i, original in enumerate(text_dreams["inputs"]):
+        rows.append({"Example": i + 1, "Stage": "original", "Text": original})
+        for m, dreams in enumerate(text_dreams["dreams"], start=1):
+            rows.append({"Example": i + 1, "Stage": f"dream {m}", "Text": dreams[i]})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------
+# Writing
+# ------------------------------------------------------------------------------------------
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table (no extra dependency)."""
+    def cell(value) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(cell(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def save_table(df: pd.DataFrame, name: str, out_dir: str | os.PathLike, title: str,
+               notes: list[str]) -> list[Path]:
+    """Write ``results/tables/<name>.csv`` and ``.md`` (title and notes above the table)."""
+    folder = Path(out_dir) / TABLE_DIR
+    csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"
+    atomic_write_text(csv_path, df.to_csv(index=False))
+    text = f"# {title}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + markdown(df)
+    atomic_write_text(md_path, text)
+    return [csv_path, md_path]
+
+
+def save_figure(fig, name: str, out_dir: str | os.PathLike) -> list[Path]:
+    """Write ``figures/<name>.png`` and ``.pdf`` atomically."""
+    import io
+
+    folder = Path(out_dir) / FIGURE_DIR
+    paths = []
+    for ext in ("png", "pdf"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=150, bbox_inches="tight",
+                    metadata={"CreationDate": None} if ext == "pdf" else None)
+        atomic_write_bytes(folder / f"{name}.{ext}", buffer.getvalue())
+        paths.append(folder / f"{name}.{ext}")
+    return paths
+
+
+def scale_note(df: pd.DataFrame, profile: str) -> str:
+    datasets = ", ".join(sorted(set(df["dataset"])))
+    devices = ", ".join(sorted(set(df["device"])))
+    return (f"Profile `{profile}` on {datasets}; device: {devices}. Paper columns are the "
+            "published values at paper scale (CIFAR-100 / AG News, hub encoders, 30 epochs), "
+            "shown for reference, not as a like-for-like comparison.")
+
+
+# ------------------------------------------------------------------------------------------
+# Figures
+# ------------------------------------------------------------------------------------------
+
+COLOURS = {"Chain only": "#999999", "Baseline": "#999999", "SleepNet": "#4C72B0",
+           "DreamNet": "#DD8452", "frozen": "#1f77b4", "unfrozen": "#ff7f0e"}
+
+
+def _bars(ax, summary: pd.DataFrame, x: str, hue: str, order_x, order_hue, title: str):
+    """Grouped bars with std error bars (n > 1) and value labels."""
+    width = 0.8 / max(len(order_hue), 1)
+    for j, h in enumerate(order_hue):
+        for i, xv in enumerate(order_x):
+            row = summary[(summary[x] == xv) & (summary[hue] == h)]
+            if row.empty:
+                continue
+            mean, std = float(row["accuracy"].iloc[0]), float(row["std"].iloc[0])
+            pos = i + (j - (len(order_hue) - 1) / 2) * width
+            ax.bar(pos, mean, width, color=COLOURS.get(h), label=h if i == 0 else None,
+                   yerr=std if std > 0 else None, capsize=3)
+            ax.text(pos, mean, f"{mean:.1f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(order_x)), order_x, rotation=15, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("test accuracy (%)")
+    _zoom(ax, summary["accuracy"])
+
+
+def _zoom(ax, values) -> None:
+    low, high = float(values.min()), float(values.max())
+    ax.set_ylim(max(0.0, low - 0.25 * (high - low) - 2), min(100.0, high + 0.15 * (high - low) + 2))
+
+
+def fig7(records: list[dict]):
+    """Fig 7: accuracy of each chain alone, as SleepNet-2 and as DreamNet-2."""
+    import matplotlib.pyplot as plt
+
+    summary = summarize(frame(records), keys=("role", "label", "group"))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, task in zip(axes, ("vision", "text")):
+        part = summary[summary["role"] == task]
+        _bars(ax, part, "label", "group", list(dict.fromkeys(part["label"])),
+              ["Chain only", "SleepNet", "DreamNet"], f"{task}: {part['dataset'].iloc[0]}")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Fig 7 (reproduced): chain-like blocks", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def fig8(records: list[dict]):
+    """Fig 8: SleepNet-2 / DreamNet-2 accuracy for encoders of increasing quality."""
+    import matplotlib.pyplot as plt
+
+    summary = summarize(frame(records), keys=("role", "label", "group"))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, task in zip(axes, ("vision", "text")):
+        part = summary[summary["role"] == task]
+        chain = part[part["group"] == "Chain only"]
+        methods = part[part["group"] != "Chain only"]
+        _bars(ax, methods, "label", "group", list(dict.fromkeys(methods["label"])),
+              ["SleepNet", "DreamNet"], f"{task}: {part['dataset'].iloc[0]}")
+        if len(chain):
+            ax.axhline(float(chain["accuracy"].iloc[0]), color="#555555", ls="--", lw=1,
+                       label="chain only")
+        _zoom(ax, part["accuracy"])
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Fig 8 (reproduced): pre-trained encoders / autoencoders", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def fig9(records: list[dict]):
+    """Fig 9: frozen (blue) vs unfrozen (orange) encoder, as in the paper's colours."""
+    import matplotlib.pyplot as plt
+
+    summary = summarize(frame(records), keys=("role", "group", "label"))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    for ax, task in zip(axes, ("vision", "text")):
+        part = summary[summary["role"] == task]
+        _bars(ax, part, "group", "label", ["SleepNet", "DreamNet"], ["frozen", "unfrozen"],
+              f"{task}: {part['dataset'].iloc[0]}")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Fig 9 (reproduced): frozen vs unfrozen encoder", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def fig6(vision_dreams: dict):
+    """Fig 6: test images and DreamNet-3's reconstruction ("dream") at each block."""
+    import matplotlib.pyplot as plt
+
+    inputs, dreams = vision_dreams["inputs"], vision_dreams["dreams"]
+    rows, cols = len(inputs), 1 + len(dreams)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows), squeeze=False)
+    titles = ["original"] + [f"dream {m}" for m in range(1, cols)]
+    for i in range(rows):
+        for j, image in enumerate([inputs[i]] + [d[i] for d in dreams]):
+            ax = axes[i][j]
+            ax.imshow(_displayable(image), cmap="gray" if image.shape[0] == 1 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(titles[j], fontsize=9)
+    fig.suptitle("Fig 6 (reproduced): DreamNet-3's dreams", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _displayable(image):
+    """C×H×W tensor in model space → H×W(×3) array in [0, 1], per-image min-max scaled."""
+    x = image.detach().float()
+    x = (x - x.min()) / (x.max() - x.min() + 1e-8)
+    return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()

@@ -1,0 +1,340 @@
+"""``count`` (params and FLOPs), configuration validation and the command line's errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from dreamlib import counting
+from dreamlib.cli import main
+from dreamlib.config import MODELS, TEXT_CHAINS, VISION_CHAINS, ModelConfig, chain_depth
+from dreamlib.counting import count, lstm_flops
+from dreamlib.errors import ConfigError, DreamlibError
+from dreamlib.models import build_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny(**fields) -> ModelConfig:
+    base = dict(width=8, image_size=16, seq_len=12, num_classes=3)
+    base.update(fields)
+    return ModelConfig(**base)
+
+
+def build(cfg: ModelConfig) -> nn.Module:
+    torch.manual_seed(0)
+    return build_model(cfg, pretrained=False)
+
+
+# --------------------------------------------------------------------------- parameters
+
+COUNT_CASES = [
+    tiny(model="sleepnet", blocks=2),
+    tiny(model="dreamnet", blocks=3, head="grid"),
+    tiny(model="dreamnet", blocks=1, unfrozen=True),
+    tiny(model="baseline", chain="resnet50"),
+    tiny(model="finetune", in_channels=1),
+    tiny(task="text", model="sleepnet", chain="lstm-2", blocks=2),
+    tiny(task="text", model="dreamnet", chain="charcnn", blocks=2),
+    tiny(task="text", model="sleepnet", chain="charcnn", blocks=1, straight_through=True),
+    tiny(task="text", model="baseline", chain="wordcnn"),
+    tiny(task="text", model="finetune"),
+]
+
+
+def _label(cfg: ModelConfig) -> str:
+    flags = "-unfrozen" * cfg.unfrozen + "-st" * cfg.straight_through
+    return f"{cfg.task}-{cfg.model}-{cfg.chain or ''}-M{cfg.blocks}{flags}"
+
+
+@pytest.mark.parametrize("cfg", COUNT_CASES, ids=_label)
+def test_count_is_the_built_model(cfg):
+    result = count(cfg)
+    assert set(result) >= {"params", "trainable_params", "encoder_params", "flops", "macs"}
+    assert all(type(v) is int for v in result.values())
+    model = build(cfg)
+    params = list(model.parameters())
+    assert result["params"] == sum(p.numel() for p in params)
+    assert result["trainable_params"] == sum(p.numel() for p in params if p.requires_grad)
+    encoder = getattr(model, "encoder", None)
+    assert result["encoder_params"] == (0 if encoder is None else
+                                        sum(p.numel() for p in encoder.parameters()))
+    assert result["flops"] > 0 and result["macs"] == result["flops"] // 2
+    trains_encoder = cfg.unfrozen or cfg.model == "finetune"
+    if cfg.model == "baseline" or trains_encoder:
+        # all of it trains, except position embeddings that ViTMAE keeps fixed by design
+        fixed_pos = sum(p.numel() for n, p in model.named_parameters()
+                        if n.endswith(("position_embeddings", "decoder_pos_embed"))
+                        and not p.requires_grad)
+        assert result["trainable_params"] == result["params"] - fixed_pos
+    else:  # the frozen encoder is excluded (and the fixed random CharCNN A_in projection)
+        fixed = 0
+        if cfg.chain == "charcnn" and not cfg.straight_through:
+            fixed = sum(c.adapter.proj.weight.numel() for c in model.connections)
+            assert fixed == cfg.blocks * cfg.width * 30522
+        assert result["trainable_params"] == result["params"] - result["encoder_params"] - fixed
+        assert 0 < result["trainable_params"] < result["params"]
+
+
+def test_count_is_reproducible_and_leaves_no_global_state():
+    cfg = tiny(model="dreamnet", blocks=2)
+    assert count(cfg) == count(cfg)
+    assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("task", ["vision", "text"])
+def test_dreamnet_flops_and_params_grow_with_blocks(task):
+    results = [count(tiny(task=task, model="dreamnet", blocks=m)) for m in range(1, 5)]
+    flops = [r["flops"] for r in results]
+    params = [r["params"] for r in results]
+    assert all(a < b for a, b in zip(flops, flops[1:])), flops
+    assert all(a < b for a, b in zip(params, params[1:])), params
+    assert len({r["encoder_params"] for r in results}) == 1  # one shared encoder for all blocks
+
+
+@pytest.mark.parametrize("chain", ["lstm", "lstm-1", "lstm-2"])
+def test_text_baseline_lstm_flops_match_the_formula(chain):
+    """torch's counter sees nothing inside nn.LSTM on CPU; count adds lstm_flops per layer."""
+    cfg = tiny(task="text", model="baseline", chain=chain)
+    model = build(cfg)
+    lstms = [m for m in model.modules() if isinstance(m, nn.LSTM)]
+    assert len(lstms) == chain_depth(chain)
+    expected = sum(lstm_flops(m, 1, cfg.seq_len) for m in lstms) + 2 * cfg.width * cfg.num_classes
+    assert count(cfg)["flops"] == expected
+
+
+def test_text_dreamnet_counts_its_dream_lstm():
+    cfg = tiny(task="text", model="dreamnet", blocks=1)
+    model = build(cfg)
+    flops = counting.count_flops(model, counting.example_inputs(cfg))
+    dream = lstm_flops(model.dream_lstm, 1, cfg.seq_len)
+    assert dream == 2 * 4 * cfg.width * (128 + cfg.width) * cfg.seq_len
+    chain_only = sum(lstm_flops(m, 1, cfg.seq_len) for m in model.chain.modules()
+                     if isinstance(m, nn.LSTM))
+    assert flops > chain_only + dream
+
+
+def _unrolled_lstm(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+    """nn.LSTM (batch_first) written out with F.linear, so the FLOP counter sees every matmul."""
+    directions = 2 if lstm.bidirectional else 1
+    out = x
+    for layer in range(lstm.num_layers):
+        results = []
+        for direction in range(directions):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            w_ih, w_hh = getattr(lstm, "weight_ih" + suffix), getattr(lstm, "weight_hh" + suffix)
+            bias = getattr(lstm, "bias_ih" + suffix) + getattr(lstm, "bias_hh" + suffix)
+            h = out.new_zeros(out.shape[0], lstm.hidden_size)
+            c = torch.zeros_like(h)
+            steps = range(out.shape[1])
+            seq = [None] * out.shape[1]
+            for t in (reversed(steps) if direction else steps):
+                gates = F.linear(out[:, t], w_ih) + F.linear(h, w_hh) + bias
+                i, f, g, o = gates.chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                seq[t] = h
+            results.append(torch.stack(seq, dim=1))
+        out = torch.cat(results, dim=-1)
+    return out
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (2, True)])
+def test_lstm_flops_equal_the_counted_flops_of_an_unrolled_lstm(layers, bidirectional):
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 5, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+    x = torch.randn(2, 4, 3)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        unrolled = _unrolled_lstm(lstm, x)
+    with torch.no_grad():
+        assert torch.allclose(unrolled, lstm(x)[0], atol=1e-5)  # it is the same computation
+    assert lstm_flops(lstm, batch=2, steps=4) == counter.get_total_flops()
+
+
+def test_resnet18_baseline_at_224_px_is_torchvisions():
+    torchvision = pytest.importorskip("torchvision")
+    cfg = ModelConfig(task="vision", model="baseline", chain="resnet18", image_size=224,
+                      num_classes=1000)
+    result = count(cfg)
+    assert result["params"] == 11_689_512
+    assert abs(result["macs"] - 1.81e9) < 0.01e9  # the paper's "1.8 FLOPs" are multiply-adds
+    ours = sorted(tuple(p.shape) for p in build(cfg).parameters())
+    theirs = sorted(tuple(p.shape) for p in torchvision.models.resnet18().parameters())
+    assert ours == theirs
+
+
+# --------------------------------------------------------------------------- configuration errors
+
+BAD_CONFIGS = [  # (fields, substrings the one-line message must contain)
+    (dict(task="audio"), ["'audio'", "vision, text"]),
+    (dict(model="sleep"), ["'sleep'", ", ".join(MODELS)]),
+    (dict(chain="resnet101"), ["'resnet101'", ", ".join(VISION_CHAINS)]),
+    (dict(chain="lstm"), ["'lstm'", ", ".join(VISION_CHAINS)]),
+    (dict(task="text", chain="gru"), ["'gru'", ", ".join(TEXT_CHAINS)]),
+    (dict(task="text", chain="lstm-5"), ["'lstm-5'", ", ".join(TEXT_CHAINS)]),
+    (dict(head="conv"), ["'conv'", "linear, grid"]),
+    (dict(blocks=0), ["got 0", "between 1 and 4"]),
+    (dict(blocks=5), ["got 5", "between 1 and 4"]),
+    (dict(model="dreamnet", blocks=-1), ["got -1", "between 1 and 4"]),
+    (dict(task="text", chain="lstm-2", blocks=3), ["M=3", "lstm-2", "M <= 2"]),
+    (dict(task="text", chain="lstm-1", blocks=2), ["M=2", "lstm-1", "M <= 1"]),
+    (dict(blocks=True), ["blocks must be an integer", "True"]),
+    (dict(blocks=2.0), ["blocks must be an integer", "2.0"]),
+    (dict(image_size=8), ["image_size 8", "at least 16"]),
+    (dict(image_size=15, model="baseline"), ["image_size 15", "at least 16"]),
+    (dict(task="text", seq_len=0), ["seq_len", "got 0"]),
+    (dict(task="text", seq_len=-3), ["seq_len", "got -3"]),
+    (dict(num_classes=1), ["num_classes", "got 1"]),
+    (dict(mask_ratio=1.0), ["mask_ratio", "1.0"]),
+    (dict(mask_ratio=-0.1), ["mask_ratio", "-0.1"]),
+    (dict(width=3), ["width", "got 3"]),
+    (dict(in_channels=0), ["in_channels", "got 0"]),
+]
+
+
+def _ids(case) -> str:
+    return "-".join(f"{k}={v}" for k, v in case[0].items())
+
+
+@pytest.mark.parametrize("fields, expected", BAD_CONFIGS, ids=[_ids(c) for c in BAD_CONFIGS])
+def test_bad_config_raises_one_clear_config_error(fields, expected):
+    cfg = ModelConfig(**fields)
+    with pytest.raises(ConfigError) as info:
+        cfg.resolved()
+    message = str(info.value)
+    assert "\n" not in message
+    assert all(part in message for part in expected), message
+    with pytest.raises(ConfigError) as again:
+        build_model(cfg, pretrained=False)  # build_model validates first, with the same error
+    assert str(again.value) == message
+
+
+@pytest.mark.parametrize("fields, expected", [
+    (dict(encoder="mae-tiny"), ["'mae-tiny'", "mae-small", "mlm-small", "facebook/vit-mae-base"]),
+    (dict(task="vision", encoder="mlm-small"), ["'mlm-small'", "text encoder", "task is vision",
+                                                "mae-small"]),
+    (dict(task="text", encoder="mae-small"), ["'mae-small'", "vision encoder", "task is text",
+                                              "mlm-small"]),
+    (dict(task="text", model="dreamnet", encoder="google/vit-base-patch16-224"),
+     ["vision encoder", "task is text"]),
+    (dict(task="text", encoder="mlm-small", seq_len=513), ["seq_len 513", "512"]),
+])
+def test_bad_encoder_raises_config_error_when_building(fields, expected):
+    cfg = tiny(**fields)
+    cfg.resolved()  # the name is only checked against the encoder's own config when building
+    with pytest.raises(ConfigError) as info:
+        build_model(cfg, pretrained=False)
+    message = str(info.value)
+    assert "\n" not in message and all(part in message for part in expected), message
+
+
+def test_config_errors_are_value_errors_and_dreamlib_errors():
+    assert issubclass(ConfigError, ValueError) and issubclass(ConfigError, DreamlibError)
+
+
+def test_resolved_fills_the_task_defaults():
+    vision = ModelConfig().resolved()
+    assert (vision.chain, vision.encoder, vision.width) == ("resnet18", "mae-small", 64)
+    text = ModelConfig(task="text").resolved()
+    assert (text.chain, text.encoder, text.width) == ("lstm", "mlm-small", 128)
+    assert ModelConfig(task="text", model="baseline", blocks=0).resolved().blocks == 0  # unused
+    assert ModelConfig.from_dict(vision.to_dict()) == vision
+    with pytest.raises(ConfigError, match="unknown model config keys \\['depth'\\]"):
+        ModelConfig.from_dict({**vision.to_dict(), "depth": 3})
+
+
+# --------------------------------------------------------------------------- the command line
+
+def test_cli_count_prints_one_json_line():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    args = ["--task", "text", "--model", "dreamnet", "--chain", "lstm-2", "--blocks", "2",
+            "--width", "8", "--seq-len", "12", "--num-classes", "3"]
+    proc = subprocess.run([sys.executable, "-m", "dreamlib", "count", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert set(result) >= {"params", "trainable_params", "encoder_params", "flops"}
+    cfg = tiny(task="text", model="dreamnet", chain="lstm-2", blocks=2)
+    assert result == count(cfg)
+
+
+def test_cli_count_in_process_uses_the_flags(capsys):
+    assert main(["count", "--model", "baseline", "--chain", "resnet34", "--image-size", "16",
+                 "--width", "4", "--num-classes", "7", "--in-channels", "1"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    cfg = ModelConfig(model="baseline", chain="resnet34", image_size=16, width=4, num_classes=7,
+                      in_channels=1)
+    assert result["params"] == sum(p.numel() for p in build(cfg).parameters())
+    assert err == ""
+
+
+def _run_cli(argv):
+    try:
+        return main(["count", *argv])
+    except SystemExit as exc:  # argparse exits instead of returning
+        return exc.code
+
+
+CLI_ERRORS = [
+    (["--chain", "resnet99"], "resnet99"),
+    (["--encoder", "nope"], "nope"),
+    (["--blocks", "0"], "got 0"),
+    (["--blocks", "5"], "got 5"),
+    (["--task", "text", "--chain", "lstm-2", "--blocks", "3"], "lstm-2"),
+    (["--image-size", "8"], "image_size 8"),
+    (["--task", "text", "--seq-len", "0"], "got 0"),
+    (["--encoder", "mlm-small"], "mlm-small"),
+    (["--task", "text", "--encoder", "mae-small"], "mae-small"),
+]
+
+
+def _assert_one_error_line(code, capsys, culprit):
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert culprit in lines[0]
+    assert out == ""
+
+
+@pytest.mark.parametrize("argv, culprit", CLI_ERRORS, ids=[" ".join(a) for a, _ in CLI_ERRORS])
+def test_cli_bad_input_prints_one_error_line_and_exits_2(argv, culprit, capsys):
+    _assert_one_error_line(_run_cli(["--width", "8", "--image-size", "16", *argv]), capsys, culprit)
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["--task", "audio"], "audio"), (["--model", "sleep"], "sleep"), (["--head", "conv"], "conv"),
+])
+def test_cli_bad_choice_prints_one_error_line_and_exits_2(argv, culprit, capsys):
+    _assert_one_error_line(_run_cli(argv), capsys, culprit)
+
+
+def test_cli_debug_shows_the_exception():
+    with pytest.raises(ConfigError, match="resnet99"):
+        main(["count", "--chain", "resnet99", "--debug"])
+
+
+def test_cli_flags_map_to_config_fields():
+    from dreamlib.cli import MODEL_FLAG_FIELDS
+
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    assert set(MODEL_FLAG_FIELDS.values()) == fields

@@ -1,0 +1,217 @@
+"""The run store (``dreamlib.runs``): config hashing, folder claiming, atomic writes.
+
+Nothing here trains; the whole file runs in a second or two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dreamlib import runs
+from dreamlib.config import ModelConfig
+from dreamlib.errors import ConfigError
+from dreamlib.profiles import make_run_config, with_model
+from dreamlib.runs import (CONFIG_FILE, RunConfig, atomic_torch_save, atomic_write_json,
+                           atomic_write_text, claim_folder, load_metrics, read_json, run_folder)
+
+
+def cfg(**run) -> RunConfig:
+    return make_run_config("smoke", "vision", model={"blocks": 2, "width": 8}, **run)
+
+
+def leftovers(folder) -> list[str]:
+    """Temp files the atomic writers would leave behind (``.<name>.<random>.tmp``)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+# --------------------------------------------------------------------------- hash
+
+
+def test_hash_is_stable_across_instances_round_trips_and_processes():
+    first, second = cfg(), cfg()
+    assert first is not second
+    digest = first.run_hash()
+    assert len(digest) == runs.HASH_LENGTH and int(digest, 16) >= 0
+    assert second.run_hash() == digest
+    through_json = RunConfig.from_dict(json.loads(json.dumps(first.to_dict())))
+    assert through_json.run_hash() == digest
+    # A fresh interpreter (other PYTHONHASHSEED, other dict/set layouts) finds the same folder.
+    code = ("from dreamlib.profiles import make_run_config as m; "
+            "print(m('smoke', 'vision', model={'blocks': 2, 'width': 8}).run_hash())")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True).stdout.split()
+    assert out[-1] == digest
+
+
+RESULT_CHANGES = {
+    "dataset": {"dataset": "fashion-mnist"},
+    "epochs": {"epochs": 3},
+    "batch_size": {"batch_size": 32},
+    "lr": {"lr": 0.001},
+    "encoder_lr": {"encoder_lr": 1e-3},
+    "betas": {"betas": (0.8, 0.999)},
+    "eps": {"eps": 1e-8},
+    "warmup": {"warmup": 0.0},
+    "max_train": {"max_train": 100},
+    "max_test": {"max_test": 100},
+    "augment": {"augment": False},
+    "pretrain_epochs": {"pretrain_epochs": 3},
+    "precision": {"precision": "bf16"},
+    "seed": {"seed": 1},
+}
+
+
+@pytest.mark.parametrize("field", sorted(RESULT_CHANGES))
+def test_hash_changes_with_every_result_changing_run_field(field):
+    base = cfg()
+    changed = dataclasses.replace(base, **RESULT_CHANGES[field])
+    assert changed != base
+    assert changed.run_hash() != base.run_hash()
+
+
+@pytest.mark.parametrize("change", [{"blocks": 3}, {"width": 16}, {"model": "dreamnet"},
+                                    {"head": "grid"}, {"mask_ratio": 0.5}, {"unfrozen": True}])
+def test_hash_changes_with_model_fields(change):
+    base = cfg()
+    assert with_model(base, **change).run_hash() != base.run_hash()
+
+
+def test_data_dir_does_not_enter_the_hash_or_equality(tmp_path):
+    base = cfg()
+    moved = dataclasses.replace(base, data_dir=str(tmp_path))
+    assert moved == base
+    assert moved.run_hash() == base.run_hash()
+    assert "data_dir" not in base.identity()
+    assert run_folder(tmp_path, moved) == run_folder(tmp_path, base) == tmp_path / base.run_hash()
+
+
+# --------------------------------------------------------------------------- to_dict / from_dict
+
+
+def test_to_dict_from_dict_round_trip_keeps_every_field():
+    original = dataclasses.replace(cfg(seed=7, max_train=100, augment=False, precision="bf16"),
+                                   data_dir="/somewhere", betas=(0.8, 0.99))
+    data = original.to_dict()
+    assert data["betas"] == [0.8, 0.99] and isinstance(data["model"], dict)
+    back = RunConfig.from_dict(json.loads(json.dumps(data)))
+    assert back == original
+    assert back.data_dir == "/somewhere"  # not compared by ==, so checked on its own
+    assert back.betas == (0.8, 0.99) and isinstance(back.model, ModelConfig)
+    assert back.to_dict() == data
+
+
+def test_from_dict_rejects_unknown_keys():
+    data = cfg().to_dict()
+    data["learning_rate"] = 0.1
+    with pytest.raises(ConfigError, match="learning_rate"):
+        RunConfig.from_dict(data)
+    data = cfg().to_dict()
+    data["model"]["depth"] = 3
+    with pytest.raises(ConfigError, match="depth"):
+        RunConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("change, culprit", [
+    ({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"lr": 0.0}, "lr"),
+    ({"encoder_lr": -1e-4}, "encoder_lr"), ({"max_train": 0}, "max_train"),
+    ({"warmup": 1.0}, "warmup"), ({"precision": "fp8"}, "precision"),
+    ({"pretrain_epochs": -1}, "pretrain_epochs"),
+])
+def test_validate_names_the_bad_field(change, culprit):
+    with pytest.raises(ConfigError, match=culprit):
+        dataclasses.replace(cfg(), **change).validate()
+
+
+# --------------------------------------------------------------------------- claim_folder
+
+
+def test_claim_folder_writes_config_then_accepts_the_same_run(tmp_path):
+    folder = tmp_path / "run"
+    base = cfg()
+    assert claim_folder(folder, base) == folder
+    assert RunConfig.from_dict(read_json(folder / CONFIG_FILE)) == base
+    before = (folder / CONFIG_FILE).read_bytes()
+    claim_folder(folder, base)
+    claim_folder(folder, dataclasses.replace(base, data_dir=str(tmp_path)))  # data moved: same run
+    assert (folder / CONFIG_FILE).read_bytes() == before
+    assert leftovers(folder) == []
+
+
+def test_claim_folder_refuses_a_different_run_and_names_the_fields(tmp_path):
+    folder = tmp_path / "run"
+    claim_folder(folder, cfg())
+    before = (folder / CONFIG_FILE).read_bytes()
+    other = with_model(cfg(epochs=5, lr=0.01), blocks=3)
+    with pytest.raises(ConfigError) as info:
+        claim_folder(folder, other)
+    message = str(info.value)
+    assert str(folder) in message
+    fields = message.split("fields differ: ")[1].split(")")[0].split(", ")
+    assert fields == ["epochs", "lr", "model"]
+    assert (folder / CONFIG_FILE).read_bytes() == before
+
+
+def test_a_corrupt_config_json_is_a_config_error(tmp_path):
+    (tmp_path / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        claim_folder(tmp_path, cfg())
+    assert (tmp_path / CONFIG_FILE).read_text() == "{not json"
+
+
+def test_load_metrics_is_none_until_the_run_finished(tmp_path):
+    assert load_metrics(tmp_path) is None
+    atomic_write_json(tmp_path / runs.METRICS_FILE, {"accuracy": 0.5})
+    assert load_metrics(tmp_path) == {"accuracy": 0.5}
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def test_atomic_writes_replace_the_file_and_leave_no_temp_files(tmp_path):
+    target = tmp_path / "sub" / "data.json"  # the parent is created
+    atomic_write_json(target, {"a": 1})
+    atomic_write_json(target, {"a": 2, "b": [1, 2]})
+    assert json.loads(target.read_text()) == {"a": 2, "b": [1, 2]}
+    atomic_write_text(tmp_path / "sub" / "log.csv", "x\n")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["data.json", "log.csv"]
+    mode = target.stat().st_mode & 0o777
+    assert mode == 0o666 & ~runs._umask()  # not mkstemp's private 0600
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_a_writer_failing_midway_keeps_the_old_file(tmp_path, monkeypatch, failing):
+    target = tmp_path / "metrics.json"
+    atomic_write_json(target, {"old": True})
+    before = target.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(f"simulated failure in os.{failing}")
+
+    monkeypatch.setattr(runs.os, failing, boom)
+    with pytest.raises(OSError, match="simulated"):
+        atomic_write_json(target, {"new": True, "big": "x" * 100_000})
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert leftovers(tmp_path) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_atomic_torch_save_keeps_the_old_checkpoint_when_interrupted(tmp_path, monkeypatch):
+    import torch
+
+    target = tmp_path / "checkpoint.pt"
+    atomic_torch_save({"epoch": 1, "w": torch.ones(3)}, target)
+    monkeypatch.setattr(runs.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # a BaseException (Ctrl-C) cleans up too
+        atomic_torch_save({"epoch": 2, "w": torch.zeros(3)}, target)
+    monkeypatch.undo()
+    state = torch.load(target, weights_only=True)
+    assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert leftovers(tmp_path) == []
