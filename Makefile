@@ -7,6 +7,7 @@ PROFILE ?= default
 # Offline by default: weights and data come from packages, the embedded encoders and --data-dir.
 export HF_HUB_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/.cache/huggingface
+export DREAMLIB_CACHE ?= $(CURDIR)/.cache/dreamlib
 export MPLBACKEND ?= Agg
 export TOKENIZERS_PARALLELISM ?= false
 

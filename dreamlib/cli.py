@@ -98,7 +98,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     metrics = train_run(run_config(args), args.out, progress=not args.quiet)
     keys = ("accuracy", "train_loss", "params", "trainable_params", "flops", "seconds_per_epoch")
-    print(json.dumps({k: metrics[k] for k in keys}))
+    if os.environ.get("RANK", "0") == "0":  # one line per run, not per process
+        print(json.dumps({k: metrics[k] for k in keys}))
     return 0
 
 
@@ -123,6 +124,22 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USER_ERROR)
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+
+    failed = reproduce(args.profile, args.only, args.output_dir, args.runs_dir, args.data_dir)
+    return 1 if failed else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench
+
+    result = bench(model_config(args), args.batch_size, args.steps, args.warmup, args.precision,
+                   args.compile, args.device)
+    print(json.dumps(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m dreamlib", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -141,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(train)
     train.add_argument("--out", required=True, help="run folder (rerun to resume or reuse)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ben = command("bench", cmd_bench, "median training-step time and peak memory (offline)")
+    add_model_flags(ben)
+    ben.add_argument("--batch-size", type=int, default=2)
+    ben.add_argument("--steps", type=int, default=5)
+    ben.add_argument("--warmup", type=int, default=1)
+    ben.add_argument("--precision", default="fp32", help="fp32 | bf16 (autocast)")
+    ben.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ben.add_argument("--device", default="cpu", help="cpu | cuda")
+
+    rep = command("reproduce", cmd_reproduce, "run the notebooks in batch (papermill)")
+    rep.add_argument("--profile", default="default", help="smoke | default | paper")
+    rep.add_argument("--only", help="comma-separated notebook numbers, e.g. 02,05")
+    rep.add_argument("--output-dir", help="folder for results/ and figures/ (default: see docs)")
+    rep.add_argument("--runs-dir", help="run store (default: <output-dir>/results/runs)")
+    rep.add_argument("--data-dir", help="folder holding the datasets in their standard layouts")
 
     pre = command("pretrain", cmd_pretrain, "self-supervised pre-training of an embedded encoder")
     pre.add_argument("--encoder", required=True, choices=("mae-small", "mlm-small"))

@@ -229,3 +229,22 @@ def run_entries(entries: list[Entry], runs_dir: str | Path, data_dir: str | None
                         "role": entry.role, "run": folder.name, "folder": str(folder),
                         **metrics})
     return records
+
+
+def pretrained_encoders(profile: str, data_dir: str | None = None, log=print) -> dict:
+    """The embedded autoencoders of ``profile`` as its runs use them: {name: (folder, losses)}.
+
+    Empty in the paper profile, whose encoders come pre-trained from the hub.
+    """
+    from .pretrain import pretrain, pretrain_losses
+    from .train import pretrain_config
+
+    out = {}
+    for task, name in (("vision", "mae-small"), ("text", "mlm-small")):
+        cfg = _run(profile, task, model="sleepnet", encoder=name)
+        if profile == "paper":
+            continue
+        cfg = dataclasses.replace(cfg, data_dir=data_dir)
+        folder = pretrain(pretrain_config(cfg), data_dir, log=log)
+        out[name] = (folder, pretrain_losses(folder))
+    return out

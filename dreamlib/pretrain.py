@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from .encoders import EMBEDDED_ARCHITECTURES, EMBEDDED_ENCODERS, load_backbone, load_tokenizer
 from .errors import ConfigError, DreamlibError, choice_error
-from .runs import atomic_write_json, config_hash
+from .runs import current_umask, atomic_write_json, config_hash
 
 PRETRAIN_FILE = "pretrain.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -57,8 +57,9 @@ class PretrainConfig:
 
 
 def cache_root() -> Path:
-    """Where pre-trained encoders are kept: $DREAMLIB_CACHE, else ./.cache/dreamlib."""
-    return Path(os.environ.get("DREAMLIB_CACHE") or Path.cwd() / ".cache" / "dreamlib")
+    """Where pre-trained encoders are kept: $DREAMLIB_CACHE (the Makefile sets the project's
+    .cache/dreamlib), else ~/.cache/dreamlib."""
+    return Path(os.environ.get("DREAMLIB_CACHE") or Path.home() / ".cache" / "dreamlib")
 
 
 def file_sha256(path: Path) -> str:
@@ -200,6 +201,7 @@ def _save_atomically(model, folder: Path, record: dict) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; a shared cache must be readable
         model.save_pretrained(str(tmp))
         record["sha256"] = file_sha256(tmp / WEIGHTS_FILE)
         atomic_write_json(tmp / PRETRAIN_FILE, record)

@@ -19,19 +19,20 @@ from .runs import RunConfig
 
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
-        "vision": {"dataset": "digits", "epochs": 2, "batch_size": 64, "max_train": 512,
-                   "max_test": 256, "pretrain_epochs": 2,
+        "vision": {"dataset": "digits", "epochs": 2, "batch_size": 64, "max_train": 256,
+                   "max_test": 128, "pretrain_epochs": 1,
                    "model": {"image_size": 16, "width": 8, "in_channels": 1}},
-        "text": {"dataset": "fortunes", "epochs": 2, "batch_size": 64, "max_train": 512,
-                 "max_test": 256, "pretrain_epochs": 1,
-                 "model": {"seq_len": 32, "width": 32}},
+        "text": {"dataset": "fortunes", "epochs": 2, "batch_size": 64, "max_train": 128,
+                 "max_test": 64, "pretrain_epochs": 1,
+                 "model": {"seq_len": 16, "width": 16}},
     },
     "default": {
-        "vision": {"dataset": "fashion-mnist", "epochs": 4, "batch_size": 128, "max_train": 6000,
-                   "max_test": 2000, "pretrain_epochs": 5,
-                   "model": {"image_size": 28, "width": 16, "in_channels": 1}},
-        "text": {"dataset": "fortunes", "epochs": 6, "batch_size": 64, "pretrain_epochs": 5,
-                 "model": {"seq_len": 64, "width": 64}},
+        "vision": {"dataset": "fashion-mnist", "epochs": 3, "batch_size": 128, "max_train": 3000,
+                   "max_test": 1000, "pretrain_epochs": 5,
+                   "model": {"image_size": 28, "width": 8, "in_channels": 1}},
+        "text": {"dataset": "fortunes", "epochs": 4, "batch_size": 64, "max_train": 500,
+                 "max_test": 440, "pretrain_epochs": 5,
+                 "model": {"seq_len": 24, "width": 32}},
     },
     "paper": {
         "vision": {"dataset": "cifar100", "epochs": 30, "batch_size": 128, "precision": "bf16",

@@ -96,7 +96,7 @@ def method_table(records: list[dict], task: str) -> pd.DataFrame:
         rows.append({
             "Model": s.label, "Group": s.group,
             "Params (M)": _millions(s.params), "Trainable (M)": _millions(s.trainable_params),
-            "FLOPs (G, fwd/example)": f"{s.flops / 1e9:.3f}",
+            "MACs (G, fwd/example)": f"{s.flops / 2e9:.3f}",  # the paper's FLOPs are multiply-adds
             f"Accuracy % ({s.dataset})": accuracy_text(s.accuracy, s.std, s.n),
             "Paper model": s.paper or "",
             "Paper params (M)": _blank(_paper_value(table, s.paper, "params_m")),
@@ -312,3 +312,97 @@ def _displayable(image):
     x = image.detach().float()
     x = (x - x.min()) / (x.max() - x.min() + 1e-8)
     return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
+
+
+def blocks_figure(vision: list[dict], text: list[dict]):
+    """Accuracy against the number of sleep/dream blocks M (from Tables 3 and 4's runs)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, (task, records) in zip(axes, (("vision", vision), ("text", text))):
+        summary = summarize(frame(records))
+        for group in ("SleepNet", "DreamNet"):
+            part = summary[summary["group"] == group]
+            blocks = [int(label.split("-")[1]) for label in part["label"]]
+            ax.errorbar(blocks, part["accuracy"], yerr=part["std"], marker="o", capsize=3,
+                        color=COLOURS[group], label=group)
+        base = summary[summary["group"] == "Baseline"].iloc[0]
+        ax.axhline(base["accuracy"], color="#555555", ls="--", lw=1, label=base["label"])
+        ax.set_xticks([1, 2, 3, 4])
+        ax.set_xlabel("blocks M")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{task}: {summary['dataset'].iloc[0]}", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pretraining_figure(encoders: dict, profile: str, data_dir: str | None = None):
+    """Reconstruction loss per epoch of each embedded autoencoder, and MAE reconstructions."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    fig, axes = plt.subplots(1, 1 + 4, figsize=(12, 2.6),
+                             gridspec_kw={"width_ratios": [2.4, 1, 1, 1, 1]})
+    for name, (_, losses) in encoders.items():
+        axes[0].plot(range(1, len(losses) + 1), [x / losses[0] for x in losses], marker="o",
+                     label=name)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("loss / first epoch")
+    axes[0].legend(fontsize=8)
+    if "mae-small" in encoders:
+        from .data import image_transform, load_split
+        from .encoders import load_encoder
+        from .profiles import profile_defaults
+
+        encoder = load_encoder(str(encoders["mae-small"][0]), autoencoder=True).eval()
+        dataset = profile_defaults(profile, "vision")["dataset"]
+        split = load_split(dataset, "test", data_dir, max_items=2)
+        transform = image_transform(False, encoder.image_size, 3, False)
+        images = torch.stack([transform(split.dataset[i][0]) for i in range(2)])
+        with torch.no_grad():
+            recon = encoder.reconstruct(images).image
+        for k, (image, title) in enumerate([(images[0], "image"), (recon[0], "MAE output"),
+                                            (images[1], "image"), (recon[1], "MAE output")]):
+            axes[1 + k].imshow(_displayable(image))
+            axes[1 + k].set_title(title, fontsize=8)
+            axes[1 + k].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def params_as_built(blocks=(1, 2, 3, 4), heads=("linear", "grid")) -> pd.DataFrame:
+    """Params and FLOPs of the paper's SleepNet/DreamNet configurations as this code builds
+    them (randomly initialised, offline), beside the paper's Table 3/4 sizes."""
+    from .config import ModelConfig
+    from .counting import count
+    from .experiments import PAPER_ENCODERS
+
+    rows = []
+    specs = [("vision", kind, head) for kind in ("sleepnet", "dreamnet") for head in heads]
+    specs += [("text", kind, "linear") for kind in ("sleepnet", "dreamnet")]
+    for task, kind, head in specs:
+        for m in blocks:
+            sizes = ({"chain": "resnet18", "image_size": 224, "num_classes": 100} if task == "vision"
+                     else {"chain": "lstm", "seq_len": 128, "num_classes": 4})
+            cfg = ModelConfig(task=task, model=kind, blocks=m, head=head,
+                              encoder=PAPER_ENCODERS[(task, kind)], **sizes)
+            counted = count(cfg)
+            name = f"{'SleepNet' if kind == 'sleepnet' else 'DreamNet'}-{m}"
+            table = "table3" if task == "vision" else "table4"
+            rows.append({
+                "Model": name, "Task": task, "Encoder": cfg.encoder,
+                "Head": head if task == "vision" else "per-token linear",
+                "Params (M)": _millions(counted["params"]),
+                "Encoder params (M)": _millions(counted["encoder_params"]),
+                "MACs (G, fwd/example)": f"{counted['macs'] / 1e9:.1f}",
+                "Paper params (M)": _blank(_paper_value(table, name, "params_m")),
+                "Paper FLOPs (B)": _blank(_paper_value(table, name, "flops_b")),
+            })
+    return pd.DataFrame(rows)
+
+
+def write_claims(text: str, out_dir: str | os.PathLike) -> Path:
+    path = Path(out_dir) / "results" / "claims.md"
+    atomic_write_text(path, text)
+    return path

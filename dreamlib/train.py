@@ -228,13 +228,21 @@ def resolve_encoder_source(cfg: RunConfig, log=print) -> str | None:
     model = cfg.model
     if not model.uses_encoder or model.encoder not in EMBEDDED_ENCODERS:
         return None
-    from .pretrain import PretrainConfig, pretrain
+    from .pretrain import pretrain
 
-    pre = PretrainConfig(encoder=model.encoder, dataset=cfg.dataset, epochs=cfg.pretrain_epochs,
-                         max_items=cfg.max_train, seq_len=model.seq_len, seed=0)
     if cfg.pretrain_epochs == 0:
         return None  # explicitly untrained: the random-init ablation
-    return str(pretrain(pre, cfg.data_dir, log=log))
+    return str(pretrain(pretrain_config(cfg), cfg.data_dir, log=log))
+
+
+def pretrain_config(cfg: RunConfig):
+    """The self-supervised pre-training a run's embedded encoder gets: its training split
+    (labels unused), the same subset, seed 0 so every seed of a grid shares one encoder."""
+    from .pretrain import PretrainConfig
+
+    return PretrainConfig(encoder=cfg.model.encoder, dataset=cfg.dataset,
+                          epochs=cfg.pretrain_epochs, max_items=cfg.max_train,
+                          seq_len=cfg.model.seq_len, seed=0)
 
 
 def _batch_inputs(batch, task: str, device, augment: bool = False):
@@ -331,9 +339,11 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
             with accelerator.autocast():
                 loss = soft_cross_entropy(model(*inputs), targets)
             if not torch.isfinite(loss):
+                kept = (f"the checkpoint of epoch {epoch} is kept" if epoch else
+                        "no epoch had finished, so there is no checkpoint")
                 raise TrainingDiverged(
-                    f"loss became {loss.item()} in epoch {epoch + 1} of {folder}; the last good "
-                    "checkpoint is kept. Lower --lr or use --precision fp32, then rerun"
+                    f"loss became {loss.item()} in epoch {epoch + 1} of {folder}; {kept}. "
+                    "Lower --lr or use --precision fp32, then rerun"
                 )
             optimizer.zero_grad(set_to_none=True)
             # DDP averages the processes' gradients; weighting each share by its size makes
@@ -355,9 +365,11 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
         if accelerator.is_main_process:
             log(f"{folder.name} epoch {epoch + 1}/{cfg.epochs}: loss {rows[-1]['train_loss']:.4f} "
                 f"accuracy {accuracy:.4f} ({train_seconds:.1f}s)")
+            # log first: a kill between the two leaves an extra row, which a resume drops
+            # (rows[:start]); the other order would lose this epoch's row for good
+            write_log(folder, rows)
             save_checkpoint(folder / CHECKPOINT_FILE, accelerator.unwrap_model(model), optimizer,
                             scheduler, epoch + 1)
-            write_log(folder, rows)
         accelerator.wait_for_everyone()
 
     metrics = _metrics(cfg, rows, counts, flops, accelerator)

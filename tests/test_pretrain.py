@@ -23,6 +23,16 @@ MAE = PretrainConfig("mae-small", "digits", epochs=3, max_items=256)
 MLM = PretrainConfig("mlm-small", "fortunes", epochs=3, max_items=64, seq_len=16, batch_size=16)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Toy models run fastest on one intra-op thread and do not stall when the other core is
+    busy (two OpenMP threads then made training tens of times slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def offline_cache(tmp_path_factory, monkeypatch):
     """No test may fall back on ./.cache/dreamlib of the checkout."""
@@ -37,14 +47,14 @@ def trained(cfg: PretrainConfig, root):
 
 
 @pytest.fixture(scope="module")
-def mae(tmp_path_factory):
+def mae(tmp_path_factory, one_thread):
     root = tmp_path_factory.mktemp("mae-cache")
     folder, lines = trained(MAE, root)
     return root, folder, lines
 
 
 @pytest.fixture(scope="module")
-def mlm(tmp_path_factory):
+def mlm(tmp_path_factory, one_thread):
     root = tmp_path_factory.mktemp("mlm-cache")
     folder, lines = trained(MLM, root)
     return root, folder, lines

@@ -182,7 +182,7 @@ def test_atomic_writes_replace_the_file_and_leave_no_temp_files(tmp_path):
     atomic_write_text(tmp_path / "sub" / "log.csv", "x\n")
     assert sorted(p.name for p in target.parent.iterdir()) == ["data.json", "log.csv"]
     mode = target.stat().st_mode & 0o777
-    assert mode == 0o666 & ~runs._umask()  # not mkstemp's private 0600
+    assert mode == 0o666 & ~runs.current_umask()  # not mkstemp's private 0600
 
 
 @pytest.mark.parametrize("failing", ["replace", "fsync"])

@@ -1,0 +1,76 @@
+"""Training-step speed and memory of any configuration: ``python -m dreamlib bench``.
+
+Builds the configuration randomly initialised (offline), runs ``warmup`` training steps
+(forward, backward, Adam step) that are not timed, then ``steps`` timed ones, and reports the
+median step time, examples per second and peak memory. Benchmarks compare ratios measured in
+one process (see ``benchmarks/``), never absolute times across machines.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig
+from .counting import example_inputs
+from .errors import ConfigError
+from .models import build_model, encoder_parameters
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1,
+          precision: str = "fp32", compile: bool = False, device: str = "cpu") -> dict:
+    """Median seconds per training step of ``cfg`` at ``batch_size``."""
+    if batch_size < 1 or steps < 1 or warmup < 0:
+        raise ConfigError(f"batch size and steps must be >= 1 (got {batch_size}, {steps}); "
+                          f"warm-up >= 0 (got {warmup})")
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"unknown precision {precision!r}; choose one of: fp32, bf16")
+    if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
+        raise ConfigError(f"device {device!r} is not available here; choose cpu"
+                          + (" or cuda" if torch.cuda.is_available() else ""))
+    torch.manual_seed(0)
+    model = build_model(cfg, pretrained=False).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=1e-4, **({"fused": True} if device == "cuda"
+                                                      else {"foreach": True}))
+    step_model = torch.compile(model) if compile else model
+    generator = torch.Generator().manual_seed(0)
+    inputs = tuple(x.to(device) for x in example_inputs(cfg, batch_size, generator))
+    labels = torch.randint(0, cfg.num_classes, (batch_size,), generator=generator).to(device)
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    def step():
+        with autocast:
+            loss = F.cross_entropy(step_model(*inputs), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    times = []
+    for i in range(warmup + steps):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    out = {"step_seconds": median, "examples_per_second": batch_size / median,
+           "peak_rss_mb": round(peak_rss_mb(), 1), "steps": steps, "batch_size": batch_size,
+           "threads": torch.get_num_threads(),
+           "trainable_params": sum(p.numel() for p in params),
+           "encoder_params": sum(p.numel() for p in encoder_parameters(model))}
+    if device == "cuda":
+        out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
