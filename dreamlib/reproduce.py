@@ -64,6 +64,17 @@ def notebooks(only: str | None = None) -> list[Path]:
     return [path for path in found if path.name[:2] in wanted]
 
 
+def scrub_paths(notebook: Path) -> None:
+    """Replace this machine's repository path by ``<repo>`` in an executed copy (papermill
+    records absolute paths; a committed copy should not carry them)."""
+    from .runs import atomic_write_text
+
+    text = notebook.read_text()
+    cleaned = text.replace(str(REPO), "<repo>")
+    if cleaned != text:
+        atomic_write_text(notebook, cleaned)
+
+
 def reproduce(profile: str, only: str | None = None, output_dir: str | None = None,
               runs_dir: str | None = None, data_dir: str | None = None, log=print) -> int:
     """Execute the notebooks; returns the number that failed."""
@@ -87,6 +98,8 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
             status = "ok"
         except Exception as exc:  # noqa: BLE001 - report every notebook's failure, keep going
             status = f"FAILED: {exc.__class__.__name__}: {str(exc).strip().splitlines()[-1][:200]}"
+        if (executed / path.name).exists():
+            scrub_paths(executed / path.name)
         summary.append((path.name, status, time.time() - start))
         log(f"[{profile}] {path.name} {status} ({time.time() - start:.0f}s)")
     failed = [name for name, status, _ in summary if status != "ok"]
