@@ -31,7 +31,7 @@ PROFILES: dict[str, dict[str, dict]] = {
                    "max_test": 1000, "pretrain_epochs": 5,
                    "model": {"image_size": 28, "width": 8, "in_channels": 1}},
         "text": {"dataset": "fortunes", "epochs": 4, "batch_size": 64, "max_train": 500,
-                 "max_test": 440, "pretrain_epochs": 5,
+                 "max_test": 300, "pretrain_epochs": 5,
                  "model": {"seq_len": 24, "width": 32}},
     },
     "paper": {
