@@ -74,3 +74,46 @@ def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1
     if device == "cuda":
         out["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out
+
+
+def _median_seconds(step, steps: int, warmup: int) -> float:
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def encoder_seconds(name: str, autoencoder: bool, batch_size: int = 2, steps: int = 3,
+                    warmup: int = 1, seq_len: int = 128, mask_ratio: float = 0.75) -> float:
+    """The work a sleep/dream block cannot avoid: the frozen encoder (or autoencoder) alone.
+
+    Vision: forward and backward to its input (gradients must reach the chain). Text: forward
+    only, without autograd (nothing can flow back through the argmax).
+    """
+    from .encoders import load_encoder
+
+    torch.manual_seed(0)
+    encoder = load_encoder(name, autoencoder=autoencoder, pretrained=False, mask_ratio=mask_ratio)
+    encoder.requires_grad_(False)
+    encoder.train()  # frozen: backbone in eval, masking drawn at random as in training
+    if encoder.task == "vision":
+        size = encoder.image_size
+        images = torch.randn(batch_size, 3, size, size, requires_grad=True)
+
+        def step():
+            if autoencoder:
+                encoder.reconstruct(images).image.sum().backward()
+            else:
+                encoder.encode(images).tokens.sum().backward()
+    else:
+        ids = torch.randint(5, 1000, (batch_size, seq_len))
+        mask = torch.ones_like(ids)
+
+        def step():
+            with torch.no_grad():
+                (encoder.reconstruct if autoencoder else encoder.encode)(input_ids=ids,
+                                                                        attention_mask=mask)
+    return _median_seconds(step, steps, warmup)
