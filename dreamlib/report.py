@@ -232,58 +232,55 @@ def _zoom(ax, values) -> None:
     ax.set_ylim(max(0.0, low - 0.25 * (high - low) - 2), min(100.0, high + 0.15 * (high - low) + 2))
 
 
-def fig7(records: list[dict]):
-    """Fig 7: accuracy of each chain alone, as SleepNet-2 and as DreamNet-2."""
+def _task_panels(records: list[dict], keys: tuple, draw, title: str, width: float):
+    """One panel per task (vision, text), each drawn by ``draw(ax, summary_of_that_task)``."""
     import matplotlib.pyplot as plt
 
-    summary = summarize(frame(records), keys=("role", "label", "group"))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    summary = summarize(frame(records), keys=keys)
+    fig, axes = plt.subplots(1, 2, figsize=(width, 3.6))
     for ax, task in zip(axes, ("vision", "text")):
         part = summary[summary["role"] == task]
-        _bars(ax, part, "label", "group", list(dict.fromkeys(part["label"])),
-              ["Chain only", "SleepNet", "DreamNet"], f"{task}: {part['dataset'].iloc[0]}")
+        draw(ax, part, f"{task}: {part['dataset'].iloc[0]}")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Fig 7 (reproduced): chain-like blocks", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
 
-def fig8(records: list[dict]):
-    """Fig 8: SleepNet-2 / DreamNet-2 accuracy for encoders of increasing quality."""
-    import matplotlib.pyplot as plt
+def fig7(records: list[dict]):
+    """Fig 7: accuracy of each chain alone, as SleepNet-2 and as DreamNet-2."""
+    def draw(ax, part, title):
+        _bars(ax, part, "label", "group", list(dict.fromkeys(part["label"])),
+              ["Chain only", "SleepNet", "DreamNet"], title)
 
-    summary = summarize(frame(records), keys=("role", "label", "group"))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, task in zip(axes, ("vision", "text")):
-        part = summary[summary["role"] == task]
+    return _task_panels(records, ("role", "label", "group"), draw,
+                        "Fig 7 (reproduced): chain-like blocks", 10)
+
+
+def fig8(records: list[dict]):
+    """Fig 8: SleepNet-2 / DreamNet-2 accuracy for encoders of increasing quality; the dashed
+    line is the chain alone."""
+    def draw(ax, part, title):
         chain = part[part["group"] == "Chain only"]
         methods = part[part["group"] != "Chain only"]
         _bars(ax, methods, "label", "group", list(dict.fromkeys(methods["label"])),
-              ["SleepNet", "DreamNet"], f"{task}: {part['dataset'].iloc[0]}")
+              ["SleepNet", "DreamNet"], title)
         if len(chain):
             ax.axhline(float(chain["accuracy"].iloc[0]), color="#555555", ls="--", lw=1,
                        label="chain only")
         _zoom(ax, part["accuracy"])
-    axes[0].legend(fontsize=8)
-    fig.suptitle("Fig 8 (reproduced): pre-trained encoders / autoencoders", fontsize=11)
-    fig.tight_layout()
-    return fig
+
+    return _task_panels(records, ("role", "label", "group"), draw,
+                        "Fig 8 (reproduced): pre-trained encoders / autoencoders", 10)
 
 
 def fig9(records: list[dict]):
     """Fig 9: frozen (blue) vs unfrozen (orange) encoder, as in the paper's colours."""
-    import matplotlib.pyplot as plt
+    def draw(ax, part, title):
+        _bars(ax, part, "group", "label", ["SleepNet", "DreamNet"], ["frozen", "unfrozen"], title)
 
-    summary = summarize(frame(records), keys=("role", "group", "label"))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
-    for ax, task in zip(axes, ("vision", "text")):
-        part = summary[summary["role"] == task]
-        _bars(ax, part, "group", "label", ["SleepNet", "DreamNet"], ["frozen", "unfrozen"],
-              f"{task}: {part['dataset'].iloc[0]}")
-    axes[0].legend(fontsize=8)
-    fig.suptitle("Fig 9 (reproduced): frozen vs unfrozen encoder", fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _task_panels(records, ("role", "group", "label"), draw,
+                        "Fig 9 (reproduced): frozen vs unfrozen encoder", 8)
 
 
 def fig6(vision_dreams: dict):
