@@ -1,4 +1,4 @@
-"""``python -m dreamlib COMMAND``: the stable command line (DESIGN.md §7b).
+"""``python -m dreamlib COMMAND``: count, train, pretrain, bench and reproduce SleepNet / DreamNet.
 
 Bad input never shows a traceback: it prints one line naming the culprit and the fix and
 exits with status 2 (``--debug`` shows the full traceback instead).
