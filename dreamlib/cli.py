@@ -1,7 +1,8 @@
 """``python -m dreamlib COMMAND``: count, train, pretrain, bench and reproduce SleepNet / DreamNet.
 
 Bad input never shows a traceback: it prints one line naming the culprit and the fix and
-exits with status 2 (``--debug`` shows the full traceback instead).
+exits with status 2 (``--debug`` shows the full traceback instead). A full disk, a missing
+write permission or a read-only output folder is one line too (naming the file), status 74.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import os
 import sys
 
 from .config import HEADS, MODELS, TASKS, ModelConfig
-from .errors import DreamlibError
+from .errors import DreamlibError, write_error_message
 
 EXIT_USER_ERROR = 2
+EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the input was fine, the disk refused the output
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,10 +79,12 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="turn off RandAugment/MixUp (vision) and word edits (text)")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--eval-every", type=int,
+                        help="test accuracy every N epochs (always after the last)")
 
 
 RUN_FLAG_FIELDS = ("dataset", "epochs", "batch_size", "lr", "encoder_lr", "max_train", "max_test",
-                   "pretrain_epochs", "precision", "augment", "seed", "data_dir")
+                   "pretrain_epochs", "precision", "augment", "seed", "data_dir", "eval_every")
 
 
 def run_config(args: argparse.Namespace):
@@ -135,7 +139,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench
 
     result = bench(model_config(args), args.batch_size, args.steps, args.warmup, args.precision,
-                   args.compile, args.device)
+                   args.compile, args.device, args.channels_last)
     print(json.dumps(result))
     return 0
 
@@ -167,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--precision", default="fp32", help="fp32 | bf16 (autocast)")
     ben.add_argument("--compile", action="store_true", help="torch.compile the model")
     ben.add_argument("--device", default="cpu", help="cpu | cuda")
+    ben.add_argument("--channels-last", action="store_true",
+                     help="NHWC images and conv weights (vision)")
 
     rep = command("reproduce", cmd_reproduce, "run the notebooks in batch (papermill)")
     rep.add_argument("--profile", default="default", help="smoke | default | paper")
@@ -203,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # a full disk, no permission, a read-only mount: fixed by the user
+        message = write_error_message(exc)
+        if debug or message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_IO_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -591,7 +591,9 @@ def _locate(info: DatasetInfo, split: str, data_dir: str | os.PathLike | None) -
     return None
 
 
-_READ_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, csv.Error)
+# EOFError and zlib.error: a truncated or corrupted .gz read through gzip (digits.csv.gz)
+_READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, KeyError, IndexError, TypeError,
+                csv.Error)
 
 
 def _read_local(info: DatasetInfo, root: Path, split: str) -> Split:

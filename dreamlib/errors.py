@@ -3,7 +3,12 @@
 Every mistake a user can make (an unknown name, an impossible size, a missing dataset)
 raises a subclass of :class:`DreamlibError` whose message names the culprit and the fix.
 The command line prints that one line and exits non-zero; ``--debug`` shows the traceback.
+The same holds for the few operating-system errors a user fixes rather than a programmer
+(a full disk, a folder without write permission, a read-only mount): see
+:func:`write_error_message`.
 """
+
+import errno
 
 
 class DreamlibError(Exception):
@@ -18,3 +23,32 @@ def choice_error(what: str, value, choices) -> ConfigError:
     """The one message shape for 'value is not one of the allowed names'."""
     allowed = ", ".join(str(c) for c in choices)
     return ConfigError(f"unknown {what} {value!r}; choose one of: {allowed}")
+
+
+# errno -> (what went wrong, what to do); the errors a user fixes on their side of the disk
+WRITE_ERRORS = {
+    errno.ENOSPC: ("no space left on the device",
+                   "free space there or choose another output folder"),
+    errno.EDQUOT: ("disk quota exceeded", "free space there or choose another output folder"),
+    errno.EACCES: ("permission denied", "make that folder writable for this user or choose another "
+                                        "output folder"),
+    errno.EPERM: ("operation not permitted", "make that folder writable for this user or choose "
+                                             "another output folder"),
+    errno.EROFS: ("read-only file system", "choose an output folder on a writable disk"),
+}
+
+
+def write_error_message(exc: OSError) -> str | None:
+    """One line for an OSError a user can fix (full disk, no permission, read-only mount), naming
+    the path, or None for any other OSError (a bug, shown with its traceback).
+
+    Every file dreamlib writes goes through an atomic writer (temp file + rename), so such a
+    failure leaves the earlier files as they were; the message says so, because that is what
+    a researcher needs to know before freeing space and rerunning.
+    """
+    if exc.errno not in WRITE_ERRORS:
+        return None
+    problem, fix = WRITE_ERRORS[exc.errno]
+    where = exc.filename if exc.filename is not None else "the output folder"
+    return (f"cannot write {where}: {problem}; {fix}, then rerun (files written before are "
+            "unchanged and finished runs are reused)")

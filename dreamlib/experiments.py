@@ -19,6 +19,7 @@ Commands::
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .profiles import make_run_config
 from .runs import RunConfig, load_metrics, run_folder
 
 MAIN_SEEDS = {"smoke": (0,), "default": (0, 1, 2), "paper": (0,)}
+POLL_SECONDS = 10.0  # how often a worker looks for the runs other workers are training
 MAIN_BLOCKS = 2  # the block count of the multi-seed comparison and of the ablations
 PAPER_ENCODERS = {  # the paper's default encoders (Table 3: SleepNet-3 = ViT-b, DreamNet-3 = MAE-b)
     ("vision", "sleepnet"): "google/vit-base-patch16-224",
@@ -216,19 +218,50 @@ def unique_runs(entries: list[Entry]) -> list[RunConfig]:
 
 
 def run_entries(entries: list[Entry], runs_dir: str | Path, data_dir: str | None = None,
-                log=print, progress: bool = False) -> list[dict]:
-    """Train (or reuse) every entry's run; returns one record per entry with its metrics."""
-    from .train import train_run
+                log=print, progress: bool = False, poll: float = POLL_SECONDS) -> list[dict]:
+    """Train (or reuse) every entry's run; returns one record per entry with its metrics.
 
-    records = []
+    Several workers (an array job, several notebooks at once) may run grids over one run store:
+    each trains the runs no live worker holds (:mod:`dreamlib.locks`), then polls every
+    ``poll`` seconds for the runs it skipped, taking over any whose worker died. So every
+    worker returns every record, and each run is trained once.
+    """
+    runs = {}  # run hash -> (config, folder), in first-seen order
     for entry in entries:
         cfg = dataclasses.replace(entry.cfg, data_dir=data_dir) if data_dir else entry.cfg
-        folder = run_folder(runs_dir, cfg)
-        metrics = load_metrics(folder) or train_run(cfg, folder, log=log, progress=progress)
+        runs.setdefault(cfg.run_hash(), (cfg, run_folder(runs_dir, cfg)))
+    metrics, pending, announced = {}, list(runs), None
+    while pending:
+        for key in pending:
+            found = _metrics_unless_held(*runs[key], log=log, progress=progress)
+            if found is not None:
+                metrics[key] = found
+        pending = [key for key in pending if key not in metrics]
+        if pending and pending != announced:
+            log(f"waiting for {len(pending)} run(s) other workers are training: "
+                + " ".join(runs[key][1].name for key in pending))
+            announced = pending
+        if pending:
+            time.sleep(poll)
+    records = []
+    for entry in entries:
+        folder = run_folder(runs_dir, entry.cfg)
         records.append({"label": entry.label, "group": entry.group, "paper": entry.paper,
                         "role": entry.role, "run": folder.name, "folder": str(folder),
-                        **metrics})
+                        **metrics[entry.cfg.run_hash()]})
     return records
+
+
+def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool) -> dict | None:
+    """The run's metrics, read or trained now; None while another live worker holds the run
+    (its lock), so the caller comes back for it later."""
+    from .locks import LockHeld
+    from .train import train_run
+
+    try:
+        return load_metrics(folder) or train_run(cfg, folder, log=log, progress=progress)
+    except LockHeld:
+        return None
 
 
 def pretrained_encoders(profile: str, data_dir: str | None = None, log=print) -> dict:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from .encoders import EMBEDDED_ARCHITECTURES, EMBEDDED_ENCODERS, load_backbone, load_tokenizer
 from .errors import ConfigError, DreamlibError, choice_error
-from .runs import current_umask, atomic_write_json, config_hash
+from .runs import atomic_write_json, config_hash, current_umask, safe_name
 
 PRETRAIN_FILE = "pretrain.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -49,6 +49,28 @@ class PretrainConfig:
     lr: float = 1e-3  # AdamW; high for a quick CPU pre-training of a tiny model
     weight_decay: float = 0.05  # MAE's recipe
     seed: int = 0
+
+    def validate(self) -> PretrainConfig:
+        """Check what a typo can break, before any data is read or anything is written."""
+        from .data import dataset_names, get_info
+
+        if self.encoder not in EMBEDDED_ENCODERS:
+            raise choice_error("encoder to pre-train", self.encoder, EMBEDDED_ENCODERS)
+        task = "vision" if self.encoder == "mae-small" else "text"
+        if get_info(self.dataset).task != task:
+            raise ConfigError(f"dataset {self.dataset!r} is not a {task} dataset, which "
+                              f"{self.encoder} pre-trains on; choose one of: "
+                              + ", ".join(dataset_names(task)))
+        checks = [("pretrain epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
+                  ("seq_len", self.seq_len, 1)]
+        if self.max_items is not None:
+            checks.append(("max_items", self.max_items, 1))
+        for name, value, low in checks:
+            if not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        return self
 
     def key(self, data_fingerprint: str) -> str:
         arch = EMBEDDED_ARCHITECTURES[self.encoder]
@@ -179,12 +201,10 @@ def pretrain(cfg: PretrainConfig, data_dir: str | None = None, root: Path | None
     """The folder of ``cfg``'s pre-trained encoder: reused when cached, else trained now."""
     from .data import data_fingerprint
 
-    if cfg.encoder not in EMBEDDED_ENCODERS:
-        raise choice_error("encoder to pre-train", cfg.encoder, EMBEDDED_ENCODERS)
-    if cfg.epochs < 1:
-        raise ConfigError(f"pretrain epochs must be >= 1, got {cfg.epochs}")
+    cfg.validate()
     fingerprint = data_fingerprint(cfg.dataset, "train", data_dir, cfg.max_items, cfg.seed)
-    folder = (root or cache_root()) / "encoders" / f"{cfg.encoder}-{cfg.key(fingerprint)}"
+    name = safe_name(f"{cfg.encoder}-{cfg.key(fingerprint)}", "cached encoder name")
+    folder = (root or cache_root()) / "encoders" / name
     if folder.exists():
         verify_cached(folder)
         return folder

@@ -3,8 +3,8 @@
 Everything here reads run records (``experiments.run_entries``) and never trains, so a
 table or figure can be restyled without recomputing anything. Every table is written as CSV
 and Markdown with a header saying the profile, dataset and device; every figure as PNG and
-PDF. A record made by code other than the current (``versions.code`` differs) is marked
-stale instead of being mixed in silently.
+PDF. A record made by other code than the current (see :func:`stale_reason`) is marked
+stale (column ``Stale``) instead of being mixed in silently.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paper
-from .runs import atomic_write_bytes, atomic_write_text
+from . import __version__, paper
+from .runs import atomic_write_bytes, atomic_write_text, safe_name
 
 PAPER_DATASET = {"vision": "cifar100", "text": "ag_news"}  # the paper column shown beside ours
 TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
@@ -33,6 +33,24 @@ def current_code() -> str:
     return code_fingerprint()
 
 
+def stale_reason(record: dict, code: str | None = None) -> str:
+    """Why ``record`` was made by other code than this checkout's ('' when it was not).
+
+    Two checks: the fingerprint of the result-computing source (``versions.code``) and the
+    dreamlib package version (``versions.dreamlib``). The git commit is recorded for
+    provenance but not compared: committing the results themselves changes the commit, so
+    every committed run would read as stale.
+    """
+    versions = record.get("versions") or {}
+    code = current_code() if code is None else code
+    reasons = []
+    if versions.get("code") != code:
+        reasons.append(f"code {versions.get('code')} (now {code})")
+    if versions.get("dreamlib") != __version__:
+        reasons.append(f"dreamlib {versions.get('dreamlib')} (now {__version__})")
+    return "; ".join(reasons)
+
+
 def frame(records: list[dict]) -> pd.DataFrame:
     """One row per entry and seed, with the fields tables need."""
     code = current_code()
@@ -47,7 +65,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
             "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
             "dataset": cfg["dataset"], "task": cfg["model"]["task"], "head": cfg["model"]["head"],
             "encoder": cfg["model"]["encoder"], "device": r["device"],
-            "stale": r.get("versions", {}).get("code") != code,
+            "stale": bool(stale_reason(r, code)),
         })
     return pd.DataFrame(rows)
 
@@ -170,6 +188,7 @@ def save_table(df: pd.DataFrame, name: str, out_dir: str | os.PathLike, title: s
                notes: list[str]) -> list[Path]:
     """Write ``results/tables/<name>.csv`` and ``.md`` (title and notes above the table)."""
     folder = Path(out_dir) / TABLE_DIR
+    name = safe_name(name, "table name")
     csv_path, md_path = folder / f"{name}.csv", folder / f"{name}.md"
     atomic_write_text(csv_path, df.to_csv(index=False))
     text = f"# {title}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + markdown(df)
@@ -182,6 +201,7 @@ def save_figure(fig, name: str, out_dir: str | os.PathLike) -> list[Path]:
     import io
 
     folder = Path(out_dir) / FIGURE_DIR
+    name = safe_name(name, "figure name")
     paths = []
     for ext in ("png", "pdf"):
         buffer = io.BytesIO()

@@ -4,7 +4,12 @@ A run folder holds ``config.json`` (what was asked), ``log.csv`` (one row per ep
 ``checkpoint.pt`` (the last finished epoch) and ``metrics.json``, written last: a folder with
 ``metrics.json`` is a finished run and is reused, never recomputed. Every file is written
 atomically (temp file in the same folder, fsync, rename), so a kill at any moment leaves
-either the old file or the new one, never half of one.
+either the old file or the new one, never half of one (plus, at worst, a hidden temp file
+``.<name>.<random>.tmp`` that the next start of the run removes under its lock, see
+:mod:`dreamlib.locks`).
+
+Names that come from a config, a flag or a notebook parameter and become part of a written
+path go through :func:`safe_name`, so no value can write outside the folder it was meant for.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .errors import ConfigError
 CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE = (
     "config.json", "metrics.json", "log.csv", "checkpoint.pt")
 HASH_LENGTH = 12
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # atomic_write_bytes' temp files: .<name>.<random>.tmp
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class RunConfig:
     augment: bool = True  # RandAugment + MixUp (vision), 10% word edits (text), as in the paper
     pretrain_epochs: int = 5  # self-supervised pre-training of an embedded encoder (mae-small, mlm-small)
     precision: str = "fp32"  # "fp32" | "bf16" (autocast) | "fp16"
+    eval_every: int = 1  # test accuracy every N epochs and always after the last one
     seed: int = 0
     data_dir: str | None = field(default=None, compare=False)
 
@@ -76,7 +83,7 @@ class RunConfig:
     def validate(self) -> RunConfig:
         """Check the numbers a typo can break; returns self with the model config resolved."""
         checks = [("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
-                  ("pretrain_epochs", self.pretrain_epochs, 0)]
+                  ("pretrain_epochs", self.pretrain_epochs, 0), ("eval_every", self.eval_every, 1)]
         for name, value, low in checks:
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -103,8 +110,12 @@ def config_hash(data: Any) -> str:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a mix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX,
+                                   dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as handle:
@@ -112,9 +123,59 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _naming(exc, path) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error, naming the file the user asked for: a failing write() or fsync() names
+    no file at all, and mkstemp names a random temp file, neither of which says what was lost."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
+
+
+def remove_temp_files(folder: str | os.PathLike) -> list[str]:
+    """Delete the temp files a killed writer left in ``folder``; returns their names.
+
+    Only safe while no other process writes there: the run store calls it under the run's
+    lock (:func:`dreamlib.train.train_run`).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for leftover in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover.name)
+    return sorted(removed)
+
+
+def safe_name(name: str, what: str) -> str:
+    """``name`` if it is one plain path component, else a ConfigError.
+
+    Values from configs, flags and notebook parameters become file and folder names (tables,
+    figures, cached encoders, run folders); '/', '..' or an absolute path would let such a value
+    write outside the folder the user chose.
+    """
+    text = str(name)
+    if (not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text
+            or os.path.isabs(text)):
+        raise ConfigError(f"{what} {name!r} is not a plain file name (it must not contain '/', "
+                          "'..' or be an absolute path); use a simple name such as 'table3_vision'")
+    return text
+
+
+def check_folder(folder: str | os.PathLike, what: str) -> Path:
+    """``folder`` as a place to write into: a ConfigError when that path is an existing file."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} {folder} is a file, not a folder; choose a folder path "
+                          "(it is created if missing)")
+    return folder
 
 
 def current_umask() -> int:
@@ -164,7 +225,7 @@ def claim_folder(folder: str | os.PathLike, cfg: RunConfig) -> Path:
     A folder that holds another config is never overwritten: its results would silently
     change meaning.
     """
-    folder = Path(folder)
+    folder = check_folder(folder, "run folder")
     existing = read_json(folder / CONFIG_FILE)
     if existing is not None:
         found = RunConfig.from_dict(existing).identity()
@@ -183,4 +244,4 @@ def claim_folder(folder: str | os.PathLike, cfg: RunConfig) -> Path:
 
 def run_folder(root: str | os.PathLike, cfg: RunConfig) -> Path:
     """Where the store keeps ``cfg``: ``<root>/<hash>``."""
-    return Path(root) / cfg.run_hash()
+    return Path(root) / safe_name(cfg.run_hash(), "run hash")

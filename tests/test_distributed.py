@@ -27,7 +27,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_FLAGS = ["train", "--profile", "smoke", "--task", "text", "--model", "baseline",
                "--chain", "lstm-2", "--no-augment", "--seq-len", "16", "--max-train", "105",
-               "--max-test", "64", "--epochs", "2", "--batch-size", "32", "--quiet"]
+               "--max-test", "64", "--epochs", "2", "--batch-size", "32", "--eval-every", "1", "--quiet"]
 TEST_SIZE = 64
 
 # One process and two compute the same updates: the two shares' mean losses, weighted by their

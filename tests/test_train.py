@@ -82,9 +82,10 @@ def column(folder: Path, name: str) -> list[str]:
 # --------------------------------------------------------------------------- learning
 
 # Learning run: SleepNet-2 (mae-small pre-trained 1 epoch) on 256 digits, batch 16, 3 epochs
-# (48 steps), no augmentation. Measured test accuracy (128 images) on one thread, seeds 0-5:
-# 0.68, 0.83, 0.67, 0.68, 0.70, 0.60 (two threads, seeds 0-4: 0.82, 0.63, 0.70, 0.77, 0.84);
-# chance is 0.10 and the test uses seed 0. With RandAugment + MixUp 4 epochs gave 0.24-0.67:
+# (48 steps), no augmentation; chance is 0.10. Test accuracy (128 images, one thread, fused
+# Adam) of seeds 0-5: 0.41, 0.66, 0.71, 0.74, 0.80, 0.74 (foreach Adam, same seeds: 0.69, 0.47,
+# 0.59, 0.67, 0.81, 0.77): one seed at this size swings by +-0.2 with float rounding alone, so
+# the test asserts the mean of seeds 0-2. With RandAugment + MixUp 4 epochs gave 0.24-0.67:
 # too close to chance for a robust check. Fewer steps (batch 64) leave BatchNorm's running
 # statistics unsettled: eval accuracy ~0.25 while train-mode accuracy is ~0.9.
 LEARNING = dict(epochs=3, max_train=256, max_test=128, batch_size=16, augment=False)
@@ -103,13 +104,18 @@ def learned(tmp_path_factory, cache, one_thread):
     return cfg, folder, metrics, lines
 
 
-def test_sleepnet_learns_digits_well_above_chance(learned):
+def test_sleepnet_learns_digits_well_above_chance(learned, tmp_path):
     cfg, folder, metrics, lines = learned
-    assert metrics["accuracy"] > LEARNING_THRESHOLD, metrics["accuracy"]
+    accuracies = [metrics["accuracy"]] + [
+        train_run(vision(**LEARNING, seed=seed), tmp_path / str(seed), log=quiet,
+                  progress=False)["accuracy"] for seed in (1, 2)]
+    assert sum(accuracies) / len(accuracies) > LEARNING_THRESHOLD, accuracies
     losses = [float(x) for x in column(folder, "train_loss")]
     assert len(losses) == cfg.epochs
     assert losses[-1] < losses[0] and losses[-1] < math.log(10), losses
     assert sum("epoch" in line and "accuracy" in line for line in lines) == cfg.epochs
+    evaluated = [a for a in column(folder, "test_accuracy") if a]
+    assert len(evaluated) == len([e for e in range(cfg.epochs) if train.evaluates(cfg, e)]) >= 1
 
 
 def test_metrics_json_holds_the_documented_fields(learned):
@@ -198,6 +204,18 @@ def test_same_config_and_seed_give_bit_identical_runs(tmp_path):
     other = train_run(vision(seed=1), tmp_path / "c", log=quiet, progress=False)
     assert column(tmp_path / "c", "train_loss") != column(tmp_path / "a", "train_loss")
     assert other["run_hash"] != first["run_hash"]
+
+
+def test_evaluating_less_often_changes_the_log_not_the_result(tmp_path):
+    """Evaluation never touches the training RNG or weights: a run evaluated only after its
+    last epoch ends exactly where one evaluated every epoch does."""
+    every = train_run(vision(eval_every=1), tmp_path / "every", log=quiet, progress=False)
+    last = train_run(vision(eval_every=2), tmp_path / "last", log=quiet, progress=False)
+    assert (last["accuracy"], last["train_loss"]) == (every["accuracy"], every["train_loss"])
+    assert column(tmp_path / "last", "train_loss") == column(tmp_path / "every", "train_loss")
+    assert column(tmp_path / "last", "test_accuracy") == ["", column(tmp_path / "every",
+                                                                      "test_accuracy")[1]]
+    assert column(tmp_path / "every", "test_accuracy")[0] != ""
 
 
 # --------------------------------------------------------------------------- kill and resume

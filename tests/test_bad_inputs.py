@@ -1,0 +1,450 @@
+"""Bad input through the command line: one error line naming the culprit and the fix, no
+traceback, nothing existing touched.
+
+Every case drives ``dreamlib.cli.main(argv)`` in-process (fast) against a copy of one
+prepared tree: a finished run folder, a digits data folder and a cache holding a real
+pre-trained ``mae-small``. Each case may first break something in its copy (truncate a data
+file, corrupt a checkpoint or the cached encoder, lock the run folder); then the sha256 and
+mtime of every file in the tree are compared before and after. A few cases run as real
+``python -m dreamlib`` processes, without and with ``--debug``. Path confinement (values that
+become file names cannot climb out of their folder) is checked at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from dreamlib import locks, report
+from dreamlib.cli import main
+from dreamlib.data import _sklearn_data_dir
+from dreamlib.errors import ConfigError
+from dreamlib.pretrain import WEIGHTS_FILE, PretrainConfig, pretrain
+from dreamlib.profiles import make_run_config
+from dreamlib.runs import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, safe_name
+from dreamlib.train import train_run
+from test_data import write_fashion  # the layout writer of the data tests
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The finished run of the tree, as flags and as a config (the same run).
+RUN_FLAGS = ["--profile", "smoke", "--model", "baseline", "--width", "8", "--epochs", "1",
+             "--max-train", "64", "--max-test", "32", "--batch-size", "32", "--quiet"]
+# A SleepNet whose embedded encoder is the cached one (pre-trained 1 epoch on 64 digits).
+SLEEPNET_FLAGS = ["--profile", "smoke", "--model", "sleepnet", "--width", "8", "--epochs", "1",
+                  "--max-train", "64", "--max-test", "32", "--pretrain-epochs", "1", "--quiet"]
+ENCODER = PretrainConfig("mae-small", "digits", epochs=1, max_items=64)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """The tree every case copies: runs/finished, data/digits, cache/encoders/mae-small-*."""
+    root = tmp_path_factory.mktemp("pristine")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HF_HUB_OFFLINE", "1")
+            patch.setenv("DREAMLIB_CACHE", str(root / "cache"))
+            cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
+                                  epochs=1, max_train=64, max_test=32, batch_size=32)
+            train_run(cfg, root / "runs" / "finished", log=lambda *_: None, progress=False)
+            pretrain(ENCODER, log=lambda *_: None)
+    finally:
+        torch.set_num_threads(before)
+    (root / "data" / "digits").mkdir(parents=True)
+    shutil.copy2(_sklearn_data_dir() / "digits.csv.gz", root / "data" / "digits")
+    return root
+
+
+@pytest.fixture
+def tree(pristine, tmp_path, monkeypatch):
+    """A private copy of the prepared tree, with the environment pointing into it."""
+    copy = tmp_path / "tree"
+    shutil.copytree(pristine, copy)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("DREAMLIB_CACHE", str(copy / "cache"))
+    monkeypatch.setenv("DREAMLIB_DATA", str(copy / "data-root"))  # no fallback to ~/.cache
+    return copy
+
+
+@pytest.fixture(scope="module")
+def live_pid():
+    """A live process that is not this one, to hold a lock."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime of every file under ``root``."""
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                       p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------- breakers
+
+
+def cached_encoder(tree: Path) -> Path:
+    (folder,) = (tree / "cache" / "encoders").glob("mae-small-*")
+    return folder
+
+
+def corrupt_encoder(tree: Path) -> None:
+    weights = cached_encoder(tree) / WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+
+def unfinished_run(tree: Path) -> Path:
+    """The finished run, as if killed before its end: no metrics.json (its checkpoint stays)."""
+    folder = tree / "runs" / "unfinished"
+    shutil.copytree(tree / "runs" / "finished", folder)
+    (folder / METRICS_FILE).unlink()
+    return folder
+
+
+def garbage_checkpoint(tree: Path) -> None:
+    (unfinished_run(tree) / CHECKPOINT_FILE).write_bytes(b"PK\x03\x04 half a zip file")
+
+
+class Planted:
+    """Unpickling this object would create a file: a checkpoint is data, never code."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def code_in_checkpoint(tree: Path) -> None:
+    torch.save({"model": Planted(str(tree / "planted-code-ran")), "epoch": 1},
+               unfinished_run(tree) / CHECKPOINT_FILE)
+
+
+def digits_file(tree: Path) -> Path:
+    return tree / "data" / "digits" / "digits.csv.gz"
+
+
+def truncate_digits(tree: Path) -> None:
+    data = digits_file(tree).read_bytes()
+    digits_file(tree).write_bytes(data[: len(data) // 3])
+
+
+def garble_digits(tree: Path) -> None:
+    digits_file(tree).write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 8)
+
+
+def digits_without_labels(tree: Path) -> None:
+    import gzip
+
+    digits_file(tree).write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+
+
+def digits_one_level_too_deep(tree: Path) -> None:
+    (tree / "data" / "nested").mkdir()
+    shutil.move(tree / "data" / "digits", tree / "data" / "nested" / "digits")
+
+
+def digits_not_gzipped(tree: Path) -> None:
+    import gzip
+
+    raw = gzip.decompress(digits_file(tree).read_bytes())
+    (tree / "data" / "plain").mkdir()
+    (tree / "data" / "plain" / "digits.csv").write_bytes(raw)
+
+
+def empty_dir(tree: Path) -> None:
+    (tree / "data" / "empty").mkdir()
+
+
+def truncated_fashion(tree: Path) -> None:
+    folder = write_fashion(tree / "data" / "fashion", gz=False)
+    path = folder / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def a_file(tree: Path) -> None:
+    (tree / "a-file.txt").write_text("not a folder\n")
+
+
+def garbled_config(tree: Path) -> None:
+    (unfinished_run(tree) / CONFIG_FILE).write_text('{"model": {"task": "vis')
+
+
+def lock_by(pid: int):
+    def plant(tree: Path) -> None:
+        folder = unfinished_run(tree)
+        (folder / locks.LOCK_FILE).write_text(json.dumps(
+            {"host": locks.HOST, "pid": pid, "started": "2025-01-01T00:00:00+00:00",
+             "token": "another-worker"}))
+    return plant
+
+
+# --------------------------------------------------------------------------- the matrix
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad command: argv (``{tree}`` is the tree), the culprit and the fix its error line
+    must name, and an optional breaker run on the tree first."""
+
+    argv: tuple[str, ...]
+    culprit: str
+    fix: str
+    setup: object = None
+
+    def resolve(self, tree: Path) -> tuple[list[str], str]:
+        return [a.format(tree=tree) for a in self.argv], self.culprit.format(tree=tree)
+
+
+def train(*flags: str, out: str = "{tree}/runs/new", base=RUN_FLAGS) -> tuple[str, ...]:
+    return ("train", *base, *flags, "--out", out)
+
+
+SLEEP = SLEEPNET_FLAGS
+CHOOSE, AT_LEAST_1, PASS_DIR = "choose one of", "must be an integer >= 1", "pass --data-dir"
+ENCODER_DIR = "{tree}/cache/encoders/mae-small-"
+UNFINISHED = "{tree}/runs/unfinished"
+
+CASES = {
+    # names: unknown dataset / model / chain / encoder / profile / task / head / command
+    "train-unknown-dataset": Case(train("--dataset", "no-such-set"), "no-such-set", CHOOSE),
+    "train-unknown-model": Case(train("--model", "sleepynet"), "sleepynet", CHOOSE),
+    "train-unknown-chain": Case(train("--chain", "resnet19"), "resnet19", CHOOSE),
+    "train-unknown-encoder": Case(train("--encoder", "no-such/encoder", base=SLEEP),
+                                  "no-such/encoder", CHOOSE),
+    "train-unknown-profile": Case(train("--profile", "huge"), "huge", CHOOSE),
+    "train-unknown-task": Case(train("--task", "audio"), "audio", CHOOSE),
+    "train-unknown-head": Case(train("--head", "wide", base=SLEEP), "wide", CHOOSE),
+    "train-unknown-precision": Case(train("--precision", "fp8"), "fp8", "choose from"),
+    "train-unknown-command": Case(("fit", "--profile", "smoke"), "fit", "choose from"),
+    # sizes and numbers
+    "train-blocks-0": Case(train("--blocks", "0", base=SLEEP), "blocks", "use --model baseline"),
+    "train-blocks-5": Case(train("--blocks", "5", base=SLEEP), "got 5", "between 1 and 4"),
+    "train-blocks-over-chain": Case(train("--task", "text", "--chain", "lstm-1", "--blocks", "2",
+                                          base=SLEEP), "lstm-1", "use M <= 1"),
+    "train-image-size-8": Case(train("--image-size", "8"), "image_size 8", "--image-size 32"),
+    "train-seq-len-0": Case(train("--task", "text", "--seq-len", "0"), "seq_len",
+                            "must be a positive"),
+    "train-epochs-negative": Case(train("--epochs", "-1"), "epochs", AT_LEAST_1),
+    "train-epochs-not-a-number": Case(train("--epochs", "three"), "three", "--help"),
+    "train-batch-size-negative": Case(train("--batch-size", "-4"), "batch_size", AT_LEAST_1),
+    "train-lr-negative": Case(train("--lr", "-0.1"), "lr", "must be positive"),
+    "train-encoder-lr-zero": Case(train("--encoder-lr", "0"), "encoder_lr", "must be positive"),
+    "train-max-train-0": Case(train("--max-train", "0"), "max_train", "must be >= 1"),
+    "train-width-2": Case(train("--width", "2"), "width", "must be >= 4"),
+    "train-num-classes-1": Case(train("--num-classes", "1"), "num_classes", "must be >= 2"),
+    "train-mask-ratio-1.5": Case(train("--mask-ratio", "1.5", base=SLEEP), "mask_ratio",
+                                 "must be in [0, 1)"),
+    "train-no-out": Case(("train", *RUN_FLAGS), "--out", "--help"),
+    # data folders: missing, empty, wrong layout, truncated or corrupted files
+    "data-dir-missing": Case(train("--data-dir", "{tree}/data/nowhere"), "{tree}/data/nowhere",
+                             PASS_DIR),
+    "data-dir-empty": Case(train("--data-dir", "{tree}/data/empty"),
+                           "{tree}/data/empty/digits.csv.gz", PASS_DIR, empty_dir),
+    "data-dir-one-level-too-deep": Case(train("--data-dir", "{tree}/data/nested"),
+                                        "{tree}/data/nested/digits.csv.gz", PASS_DIR,
+                                        digits_one_level_too_deep),
+    "data-dir-not-gzipped": Case(train("--data-dir", "{tree}/data/plain"),
+                                 "{tree}/data/plain/digits.csv.gz", PASS_DIR, digits_not_gzipped),
+    "data-truncated-gzip": Case(train("--data-dir", "{tree}/data/digits"), "{tree}/data/digits",
+                                PASS_DIR, truncate_digits),
+    "data-corrupted-gzip": Case(train("--data-dir", "{tree}/data/digits"), "{tree}/data/digits",
+                                PASS_DIR, garble_digits),
+    "data-wrong-columns": Case(train("--data-dir", "{tree}/data/digits"), "expected 64 pixels",
+                               PASS_DIR, digits_without_labels),
+    "data-truncated-idx": Case(train("--dataset", "fashion-mnist", "--data-dir",
+                                     "{tree}/data/fashion"),
+                               "{tree}/data/fashion/train-images-idx3-ubyte", PASS_DIR,
+                               truncated_fashion),
+    # run folders: a file, another run's folder, corrupted files, a live worker's lock
+    "out-is-a-file": Case(train(out="{tree}/a-file.txt"), "{tree}/a-file.txt",
+                          "choose a folder path", a_file),
+    "run-folder-of-another-run": Case(train("--epochs", "2", out="{tree}/runs/finished"),
+                                      "fields differ: epochs", "pick another --out"),
+    "config-json-corrupted": Case(train(out=UNFINISHED), UNFINISHED + "/config.json",
+                                  "delete it", garbled_config),
+    "checkpoint-corrupted": Case(train(out=UNFINISHED), UNFINISHED + "/checkpoint.pt",
+                                 "delete it", garbage_checkpoint),
+    "checkpoint-holding-code": Case(train(out=UNFINISHED), UNFINISHED + "/checkpoint.pt",
+                                    "delete it", code_in_checkpoint),
+    "cached-encoder-corrupted": Case(train(base=SLEEP), ENCODER_DIR, "delete the folder",
+                                     corrupt_encoder),
+    "run-locked-by-live-worker": Case(train(out=UNFINISHED), UNFINISHED + "/lock.json",
+                                      "wait for it", "live"),
+    # count
+    "count-blocks-9": Case(("count", "--blocks", "9"), "got 9", "between 1 and 4"),
+    "count-unknown-text-chain": Case(("count", "--task", "text", "--chain", "lstm-9"), "lstm-9",
+                                     CHOOSE),
+    "count-image-size-4": Case(("count", "--image-size", "4"), "image_size 4", "--image-size 32"),
+    "count-seq-len-negative": Case(("count", "--task", "text", "--seq-len", "-3"), "got -3",
+                                   "must be a positive"),
+    "count-unknown-encoder": Case(("count", "--encoder", "no-such/encoder"), "no-such/encoder",
+                                  CHOOSE),
+    "count-unknown-model": Case(("count", "--model", "nope"), "nope", CHOOSE),
+    # pretrain
+    "pretrain-unknown-encoder": Case(("pretrain", "--encoder", "minilm"), "minilm", "choose from"),
+    "pretrain-epochs-0": Case(("pretrain", "--encoder", "mae-small", "--epochs", "0"), "epochs",
+                              AT_LEAST_1),
+    "pretrain-unknown-dataset": Case(("pretrain", "--encoder", "mae-small", "--dataset", "nope"),
+                                     "nope", CHOOSE),
+    "pretrain-text-data-for-images": Case(("pretrain", "--encoder", "mae-small", "--dataset",
+                                           "fortunes"), "'fortunes' is not a vision", CHOOSE),
+    "pretrain-batch-size-negative": Case(("pretrain", "--encoder", "mae-small", "--batch-size",
+                                          "-1"), "batch_size", AT_LEAST_1),
+    "pretrain-seq-len-0": Case(("pretrain", "--encoder", "mlm-small", "--seq-len", "0"),
+                               "seq_len", AT_LEAST_1),
+    "pretrain-max-items-0": Case(("pretrain", "--encoder", "mae-small", "--max-items", "0"),
+                                 "max_items", AT_LEAST_1),
+    "pretrain-data-dir-missing": Case(("pretrain", "--encoder", "mae-small", "--dataset", "digits",
+                                       "--data-dir", "{tree}/data/nowhere"),
+                                      "{tree}/data/nowhere", PASS_DIR),
+    "pretrain-cached-encoder-corrupted": Case(("pretrain", "--encoder", "mae-small", "--dataset",
+                                               "digits", "--epochs", "1", "--max-items", "64"),
+                                              ENCODER_DIR, "delete the folder", corrupt_encoder),
+    # reproduce
+    "reproduce-unknown-profile": Case(("reproduce", "--profile", "huge"), "huge", CHOOSE),
+    "reproduce-unknown-notebook": Case(("reproduce", "--profile", "smoke", "--only", "99"), "99",
+                                       "choose from"),
+    "reproduce-output-dir-is-a-file": Case(("reproduce", "--profile", "smoke", "--output-dir",
+                                            "{tree}/a-file.txt"), "{tree}/a-file.txt",
+                                           "choose a folder path", a_file),
+    "reproduce-runs-dir-is-a-file": Case(("reproduce", "--profile", "smoke", "--output-dir",
+                                          "{tree}/out", "--runs-dir", "{tree}/a-file.txt"),
+                                         "{tree}/a-file.txt", "choose a folder path", a_file),
+    # bench
+    "bench-batch-size-0": Case(("bench", "--batch-size", "0"), "batch size", "must be >= 1"),
+    "bench-steps-0": Case(("bench", "--steps", "0"), "steps", "must be >= 1"),
+    "bench-unknown-device": Case(("bench", "--device", "tpu"), "tpu", "choose cpu"),
+    "bench-unknown-precision": Case(("bench", "--precision", "fp8"), "fp8", CHOOSE),
+    "bench-blocks-7": Case(("bench", "--blocks", "7"), "got 7", "between 1 and 4"),
+}
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_is_one_line_naming_culprit_and_fix_and_touches_nothing(name, tree, live_pid,
+                                                                          capsys, one_thread):
+    case = CASES[name]
+    if case.setup == "live":
+        lock_by(live_pid)(tree)
+    elif case.setup is not None:
+        case.setup(tree)
+    argv, culprit = case.resolve(tree)
+    before = snapshot(tree)
+
+    rc = main(argv)
+
+    err = capsys.readouterr().err
+    lines = error_lines(err)
+    assert rc != 0
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert line.startswith("error: ") and "Traceback" not in err
+    assert culprit in line, line
+    assert case.fix in line, line
+    after = snapshot(tree)
+    assert {k: after.get(k) for k in before} == before  # every existing file untouched
+    leftovers = [k for k in after if k not in before and k.endswith((locks.LOCK_FILE, ".tmp"))]
+    assert leftovers == []
+    assert not (tree / "planted-code-ran").exists()
+
+
+def test_the_matrix_covers_every_command_with_enough_cases():
+    commands = {case.argv[0] for case in CASES.values()}
+    assert {"train", "count", "pretrain", "reproduce", "bench"} <= commands
+    assert len(CASES) >= 25
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def dreamlib_process(tree: Path, *argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DREAMLIB_CACHE": str(tree / "cache"),
+           "DREAMLIB_DATA": str(tree / "data-root"), "CUDA_VISIBLE_DEVICES": "",
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "dreamlib", *argv], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_real_process_prints_one_line_and_debug_the_traceback(tree):
+    argv = ["train", *RUN_FLAGS, "--epochs", "2", "--out", str(tree / "runs" / "finished")]
+    before = snapshot(tree)
+    plain = dreamlib_process(tree, *argv)
+    assert plain.returncode == 2
+    assert error_lines(plain.stderr) == [line for line in error_lines(plain.stderr)
+                                         if line.startswith("error: ")]
+    assert len(error_lines(plain.stderr)) == 1 and "fields differ: epochs" in plain.stderr
+    assert "Traceback" not in plain.stderr
+
+    debug = dreamlib_process(tree, *argv, "--debug")
+    assert debug.returncode != 0
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "ConfigError" in debug.stderr and "fields differ: epochs" in debug.stderr
+    assert snapshot(tree) == before
+
+
+def test_a_real_process_refuses_a_corrupted_cached_encoder(tree):
+    corrupt_encoder(tree)
+    before = snapshot(tree)
+    result = dreamlib_process(tree, "pretrain", "--encoder", "mae-small", "--dataset", "digits",
+                              "--epochs", "1", "--max-items", "64")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "corrupted" in line and str(cached_encoder(tree)) in line
+    assert snapshot(tree) == before
+
+
+# --------------------------------------------------------------------------- path confinement
+
+
+@pytest.mark.parametrize("name", ["../escape", "../../etc/passwd", "/tmp/absolute", "a/b", "..",
+                                  ".", "", "a\\b", "nul\0byte"])
+def test_names_that_would_leave_their_folder_are_refused(name):
+    with pytest.raises(ConfigError, match="not a plain file name"):
+        safe_name(name, "table name")
+
+
+def test_plain_names_pass():
+    assert safe_name("table3_vision", "table name") == "table3_vision"
+    assert safe_name("mae-small-0123abcd", "cached encoder name") == "mae-small-0123abcd"
+
+
+def test_report_writers_cannot_write_outside_the_output_folder(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    out = tmp_path / "out"
+    out.mkdir()
+    table = pd.DataFrame({"a": [1]})
+    with pytest.raises(ConfigError, match=r"'\.\./\.\./escaped'"):
+        report.save_table(table, "../../escaped", out, "title", [])
+    fig = plt.figure()
+    with pytest.raises(ConfigError, match=re.escape(str(tmp_path / "escaped"))):
+        report.save_figure(fig, str(tmp_path / "escaped"), out)
+    plt.close(fig)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["out"]
+    assert [p.name for p in report.save_table(table, "fine", out, "title", [])] == ["fine.csv",
+                                                                                  "fine.md"]

@@ -1,0 +1,70 @@
+"""Provenance: every number of a table traces to its run folder, and a run made by other code
+(another result-code fingerprint or another dreamlib version) is flagged stale, not mixed in.
+
+One real run (chain-only baseline, 1 epoch on 32 digits) through ``experiments.run_entries``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from dreamlib import __version__, experiments, report
+from dreamlib.profiles import make_run_config
+from dreamlib.runs import CONFIG_FILE, METRICS_FILE, RunConfig
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory, one_thread):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
+                              epochs=1, max_train=32, max_test=32, batch_size=32)
+        entry = experiments.Entry("ResNet18", "Baseline", cfg, paper="ResNet18")
+        (found,) = experiments.run_entries([entry], tmp_path_factory.mktemp("store"),
+                                           log=lambda *_: None)
+    return found
+
+
+def test_a_record_traces_to_its_folder_with_config_seed_versions_commit_and_device(record):
+    folder = Path(record["folder"])
+    assert folder.name == record["run"] == record["run_hash"]
+    on_disk = json.loads((folder / METRICS_FILE).read_text())
+    assert on_disk["accuracy"] == record["accuracy"]
+    assert on_disk["train_loss"] == record["train_loss"]
+    config = RunConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
+    assert config.run_hash() == record["run"] and on_disk["seed"] == config.seed
+    versions = on_disk["versions"]
+    assert versions["dreamlib"] == __version__ and versions["code"] == report.current_code()
+    assert "git" in versions and {"torch", "transformers", "python"} <= set(versions)
+    assert on_disk["device"].startswith("cpu")
+
+
+def test_a_record_of_the_current_code_is_not_stale(record):
+    assert report.stale_reason(record) == ""
+    assert report.method_table([record], "vision")["Stale"].tolist() == [""]
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("dreamlib", "0.0.9", "dreamlib 0.0.9"),
+    ("code", "0123456789ab", "code 0123456789ab"),
+])
+def test_a_record_of_other_code_is_flagged_stale_in_the_tables(record, field, value, shown):
+    old = copy.deepcopy(record)
+    old["versions"][field] = value
+    old["label"] = "ResNet18 (old)"
+    assert shown in report.stale_reason(old)
+    table = report.method_table([record, old], "vision")
+    assert dict(zip(table["Model"], table["Stale"])) == {"ResNet18": "", "ResNet18 (old)": "yes"}
+    assert report.efficiency_table([record, old])["Stale"].tolist() == ["", "yes"]
+    assert report.markdown(table).count("| yes |") == 1  # visible in the Markdown too
+
+
+def test_a_new_git_commit_alone_does_not_make_a_run_stale(record):
+    """Committing the results changes the commit; that must not flag every committed run."""
+    other = copy.deepcopy(record)
+    other["versions"]["git"] = "f" * 40
+    assert report.stale_reason(other) == ""
