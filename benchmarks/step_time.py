@@ -1,18 +1,24 @@
-"""Training-step time of SleepNet/DreamNet-1..4 at the paper's configuration, against its limit.
+"""Training-step time and memory of SleepNet/DreamNet-1..4 at the paper's configuration.
 
 Run:  .venv/bin/python benchmarks/step_time.py [--steps 3] [--quick]
-Writes benchmarks/results/step_time.{csv,md}. All times come from this one process, so the
-ratios (to the limit, to a ResNet18 step) are what compare across machines, not the seconds.
+Writes benchmarks/results/step_time.{csv,md}. Every model row is one `python -m dreamlib
+bench` subprocess (so its peak memory is its own); the chain and encoder limits are timed in
+this process. All of it runs in one invocation, so the ratios (to the limit, to a ResNet18
+step, to the authors' reference step) are what compare across machines, not the seconds.
 
 limit(M) = the chain alone (its training step) + M x the frozen encoder alone (vision: forward
-and backward to its input; text: forward without autograd) — the work a model with M sleep or
-dream blocks cannot avoid.
+and backward to its input; text: forward without autograd, through the LM's argmax for
+DreamNet) — the work a model with M sleep or dream blocks cannot avoid. A `linear` head adds
+its own Linear(D, C*H*W) per block (77-154M parameters each at 224 px): its forward, weight
+gradient and Adam update are extra work the limit does not count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,45 +34,108 @@ from dreamlib.runs import atomic_write_text  # noqa: E402
 OUT = Path(__file__).resolve().parent / "results"
 VISION = {"task": "vision", "chain": "resnet18", "image_size": 224, "num_classes": 100}
 TEXT = {"task": "text", "chain": "lstm", "seq_len": 128, "num_classes": 4}
+# The authors' published DreamNet-3 (one shared MAE-base connection, Linear(768, 128*56*56)
+# head plus an unused second one, Adam), fp32, batch 2, 224 px, measured on the 2-core
+# machine these benchmarks were first run on (issue 5): seconds per step, peak GB.
+AUTHORS_DREAMNET3 = {"step_s": 10.7, "peak_gb": 10.3}
+
+
+def bench_subprocess(fields: dict, batch_size: int, steps: int, *options: str) -> dict:
+    """`python -m dreamlib bench` for one configuration, in its own process."""
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in fields.items()]
+    command = [sys.executable, "-m", "dreamlib", "bench", *flags, f"--batch-size={batch_size}",
+               f"--steps={steps}", *options]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def limits(batch_size: int, steps: int) -> tuple[float, dict, dict]:
+    """ResNet18 step, chain-alone steps per task, encoder-alone seconds per (task, kind)."""
+    run = lambda cfg: bench(cfg, batch_size, steps)["step_seconds"]  # noqa: E731
+    chains = {"vision": run(ModelConfig(model="baseline", **VISION)),
+              "text": run(ModelConfig(model="baseline", **TEXT))}
+    encoders = {(task, kind): encoder_seconds(PAPER_ENCODERS[(task, kind)], kind == "dreamnet",
+                                              batch_size, steps)
+                for task in ("vision", "text") for kind in ("sleepnet", "dreamnet")}
+    return chains["vision"], chains, encoders
+
+
+def model_rows(blocks, batch_size: int, steps: int, resnet18: float, chains: dict,
+               encoders: dict) -> list[dict]:
+    specs = [(VISION, kind, head) for kind in ("sleepnet", "dreamnet") for head in ("linear", "grid")]
+    specs += [(TEXT, kind, "linear") for kind in ("sleepnet", "dreamnet")]
+    rows = []
+    for sizes, kind, head in specs:
+        task = sizes["task"]
+        for m in blocks:
+            fields = {**sizes, "model": kind, "blocks": m, "head": head,
+                      "encoder": PAPER_ENCODERS[(task, kind)]}
+            result = bench_subprocess(fields, batch_size, steps)
+            seconds = result["step_seconds"]
+            limit = chains[task] + m * encoders[(task, kind)]
+            rows.append({"model": ModelConfig(**fields).label(), "task": task, "head": head,
+                         "step_s": round(seconds, 3), "limit_s": round(limit, 3),
+                         "ratio_to_limit": round(seconds / limit, 2),
+                         "ratio_to_resnet18": round(seconds / resnet18, 2),
+                         "peak_rss_mb": result["peak_rss_mb"],
+                         "trainable_params": result["trainable_params"]})
+            print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def option_rows(batch_size: int, steps: int) -> list[dict]:
+    """DreamNet-3 against the authors' reference step, and each speed option on it."""
+    rows = []
+    options = [("fp32", ()), ("channels_last", ("--channels-last",)),
+               ("bf16 autocast", ("--precision=bf16",))]
+    for head in ("grid", "linear"):
+        fields = {**VISION, "model": "dreamnet", "blocks": 3, "head": head,
+                  "encoder": PAPER_ENCODERS[("vision", "dreamnet")]}
+        for name, flags in options:
+            result = bench_subprocess(fields, batch_size, steps, *flags)
+            rows.append({"model": ModelConfig(**fields).label(), "option": name,
+                         "step_s": round(result["step_seconds"], 3),
+                         "speedup_vs_authors": round(AUTHORS_DREAMNET3["step_s"]
+                                                     / result["step_seconds"], 2),
+                         "peak_rss_mb": result["peak_rss_mb"],
+                         "memory_vs_authors": round(result["peak_rss_mb"] / 1024
+                                                    / AUTHORS_DREAMNET3["peak_gb"], 2)})
+            print(rows[-1], file=sys.stderr, flush=True)
+    return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="M = 1 and 3 only")
+    parser.add_argument("--quick", action="store_true", help="M = 1 and 3 only, no option rows")
     args = parser.parse_args()
     blocks = (1, 3) if args.quick else (1, 2, 3, 4)
-    run = lambda cfg: bench(cfg, args.batch_size, args.steps)["step_seconds"]  # noqa: E731
 
-    resnet18 = run(ModelConfig(model="baseline", **VISION))
-    chains = {"vision": resnet18, "text": run(ModelConfig(model="baseline", **TEXT))}
-    encoders = {(task, kind): encoder_seconds(PAPER_ENCODERS[(task, kind)], kind == "dreamnet",
-                                              args.batch_size, args.steps)
-                for task in ("vision", "text") for kind in ("sleepnet", "dreamnet")}
-    rows = []
-    specs = [(VISION, kind, head) for kind in ("sleepnet", "dreamnet") for head in ("linear", "grid")]
-    specs += [(TEXT, kind, "linear") for kind in ("sleepnet", "dreamnet")]
-    for sizes, kind, head in specs:
-        task = sizes["task"]
-        for m in blocks:
-            cfg = ModelConfig(model=kind, blocks=m, head=head, encoder=PAPER_ENCODERS[(task, kind)],
-                              **sizes)
-            seconds = run(cfg)
-            limit = chains[task] + m * encoders[(task, kind)]
-            rows.append({"model": cfg.label(), "task": task, "step_s": round(seconds, 3),
-                         "limit_s": round(limit, 3), "ratio_to_limit": round(seconds / limit, 2),
-                         "ratio_to_resnet18": round(seconds / resnet18, 2)})
-            print(rows[-1], file=sys.stderr)
-    table = pd.DataFrame(rows)
+    resnet18, chains, encoders = limits(args.batch_size, args.steps)
+    table = pd.DataFrame(model_rows(blocks, args.batch_size, args.steps, resnet18, chains,
+                                    encoders))
+    options = pd.DataFrame([] if args.quick else option_rows(args.batch_size, args.steps))
     OUT.mkdir(exist_ok=True)
     atomic_write_text(OUT / "step_time.csv", table.to_csv(index=False))
-    head = (f"# Training-step time vs its limit (batch {args.batch_size}, fp32, CPU, median of "
-            f"{args.steps} steps)\n\nResNet18 step: {resnet18:.3f} s; chain alone: "
+    if not options.empty:
+        atomic_write_text(OUT / "step_options.csv", options.to_csv(index=False))
+    head = (f"# Training-step time vs its limit (batch {args.batch_size}, fp32, CPU, "
+            f"{os.cpu_count()} cores, median of {args.steps} steps)\n\n"
+            f"Command: `.venv/bin/python benchmarks/step_time.py --steps {args.steps}"
+            f"{' --quick' if args.quick else ''}`\n\n"
+            f"ResNet18 step: {resnet18:.3f} s; chain alone: "
             + ", ".join(f"{k} {v:.3f} s" for k, v in chains.items()) + "; encoder alone: "
             + ", ".join(f"{t}/{k} {v:.3f} s" for (t, k), v in encoders.items()) + "\n\n")
-    atomic_write_text(OUT / "step_time.md", head + markdown(table))
-    print(markdown(table))
+    body = markdown(table)
+    if not options.empty:
+        body += ("\n\n## DreamNet-3 vs the authors' reference step "
+                 f"({AUTHORS_DREAMNET3['step_s']} s, {AUTHORS_DREAMNET3['peak_gb']} GB peak), "
+                 "and the speed options\n\n" + markdown(options))
+    atomic_write_text(OUT / "step_time.md", head + body + "\n")
+    print(head + body)
     return 0
 
 

@@ -19,6 +19,7 @@ from .config import ModelConfig
 from .counting import example_inputs
 from .errors import ConfigError
 from .models import build_model, encoder_parameters
+from .train import adam
 
 
 def peak_rss_mb() -> float:
@@ -26,12 +27,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1,
-          precision: str = "fp32", compile: bool = False, device: str = "cpu") -> dict:
-    """Median seconds per training step of ``cfg`` at ``batch_size``."""
-    if batch_size < 1 or steps < 1 or warmup < 0:
-        raise ConfigError(f"batch size and steps must be >= 1 (got {batch_size}, {steps}); "
-                          f"warm-up >= 0 (got {warmup})")
+def prepared(cfg: ModelConfig, batch_size: int = 2, precision: str = "fp32",
+             compile: bool = False, channels_last: bool = False, device: str = "cpu"):
+    """The model of ``cfg`` (random weights, seed 0), the module to call with the speed options
+    applied, a batch of inputs and labels, and the autocast context.
+
+    Speed options change how the step is computed, never what: ``channels_last`` stores
+    images and conv weights NHWC (oneDNN / cuDNN's preferred layout), ``bf16`` runs matmuls
+    and convs under autocast, ``compile`` hands the model to ``torch.compile``. The tests
+    check each against the plain fp32 model.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if precision not in ("fp32", "bf16"):
         raise ConfigError(f"unknown precision {precision!r}; choose one of: fp32, bf16")
     if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
@@ -39,14 +46,37 @@ def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1
                           + (" or cuda" if torch.cuda.is_available() else ""))
     torch.manual_seed(0)
     model = build_model(cfg, pretrained=False).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=1e-4, **({"fused": True} if device == "cuda"
-                                                      else {"foreach": True}))
-    step_model = torch.compile(model) if compile else model
     generator = torch.Generator().manual_seed(0)
     inputs = tuple(x.to(device) for x in example_inputs(cfg, batch_size, generator))
     labels = torch.randint(0, cfg.num_classes, (batch_size,), generator=generator).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+                       for x in inputs)
+    step_model = compiled(model) if compile else model
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16")
+    return model, step_model, inputs, labels, autocast
+
+
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    """``torch.compile`` that draws random numbers as eager mode does: the MAE masks are
+    random, and inductor's own generator would draw different ones (a different step)."""
+    import torch._inductor.config as inductor
+
+    inductor.fallback_random = True
+    return torch.compile(model)
+
+
+def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1,
+          precision: str = "fp32", compile: bool = False, device: str = "cpu",
+          channels_last: bool = False) -> dict:
+    """Median seconds per training step of ``cfg`` at ``batch_size``."""
+    if steps < 1 or warmup < 0:
+        raise ConfigError(f"steps must be >= 1 (got {steps}) and warm-up >= 0 (got {warmup})")
+    model, step_model, inputs, labels, autocast = prepared(cfg, batch_size, precision, compile,
+                                                           channels_last, device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = adam(params, lr=1e-4)
 
     def step():
         with autocast:
@@ -68,6 +98,7 @@ def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1
     median = statistics.median(times)
     out = {"step_seconds": median, "examples_per_second": batch_size / median,
            "peak_rss_mb": round(peak_rss_mb(), 1), "steps": steps, "batch_size": batch_size,
+           "precision": precision, "compile": compile, "channels_last": channels_last,
            "threads": torch.get_num_threads(),
            "trainable_params": sum(p.numel() for p in params),
            "encoder_params": sum(p.numel() for p in encoder_parameters(model))}
@@ -113,7 +144,8 @@ def encoder_seconds(name: str, autoencoder: bool, batch_size: int = 2, steps: in
         mask = torch.ones_like(ids)
 
         def step():
+            # a dream block reads the masked LM only through its argmax: the ids are its output
             with torch.no_grad():
-                (encoder.reconstruct if autoencoder else encoder.encode)(input_ids=ids,
-                                                                        attention_mask=mask)
+                (encoder.reconstruct_ids if autoencoder else encoder.encode)(input_ids=ids,
+                                                                            attention_mask=mask)
     return _median_seconds(step, steps, warmup)

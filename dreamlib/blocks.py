@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoders import TextEncoder, VisionEncoder
+from .encoders import TextEncoder, VisionEncoder, linear_argmax
 
 
 class ImageAdapter(nn.Module):
@@ -171,8 +171,10 @@ class TokenAdapter(nn.Module):
         return self.proj(h)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, T); the hard argmax of the paper."""
-        return self.logits(h).argmax(dim=-1)
+        """Token ids (B, T); the hard argmax of the paper (no gradient can cross it)."""
+        weight = self._embedding[0].weight if self.tied else self.proj.weight
+        with torch.no_grad():
+            return linear_argmax(h, weight)
 
     def soft_one_hot(self, h: torch.Tensor) -> torch.Tensor:
         """Straight-through one-hot (B, T, V): forward = argmax, backward = softmax gradient."""
@@ -231,12 +233,14 @@ class TextDreamConnection(nn.Module):
     def forward(self, h: torch.Tensor, mask: torch.Tensor,
                 encoder: TextEncoder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         with torch.set_grad_enabled(torch.is_grad_enabled() and _needs_autograd(self.adapter, encoder)):
-            logits = encoder.reconstruct(**_encoder_inputs(self.adapter, encoder, h, mask))
-            dream_ids = logits.argmax(dim=-1)
+            inputs = _encoder_inputs(self.adapter, encoder, h, mask)
             if self.adapter.straight_through:
+                logits = encoder.reconstruct(**inputs)
+                dream_ids = logits.argmax(dim=-1)
                 probs = logits.softmax(dim=-1)
                 hard = F.one_hot(dream_ids, probs.shape[-1]).to(probs.dtype)
                 dream_embeds = (hard + probs - probs.detach()) @ encoder.embedding_matrix
             else:
+                dream_ids = encoder.reconstruct_ids(**inputs)
                 dream_embeds = encoder.embed(dream_ids)
         return self.out(dream_embeds), dream_ids, dream_embeds

@@ -20,18 +20,18 @@ from .runs import RunConfig
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "vision": {"dataset": "digits", "epochs": 2, "batch_size": 64, "max_train": 256,
-                   "max_test": 128, "pretrain_epochs": 1,
+                   "max_test": 128, "pretrain_epochs": 1, "eval_every": 2,
                    "model": {"image_size": 16, "width": 8, "in_channels": 1}},
         "text": {"dataset": "fortunes", "epochs": 2, "batch_size": 64, "max_train": 128,
-                 "max_test": 64, "pretrain_epochs": 1,
+                 "max_test": 64, "pretrain_epochs": 1, "eval_every": 2,
                  "model": {"seq_len": 16, "width": 16}},
     },
     "default": {
         "vision": {"dataset": "fashion-mnist", "epochs": 3, "batch_size": 128, "max_train": 3000,
-                   "max_test": 1000, "pretrain_epochs": 5,
+                   "max_test": 1000, "pretrain_epochs": 5, "eval_every": 3,
                    "model": {"image_size": 28, "width": 8, "in_channels": 1}},
         "text": {"dataset": "fortunes", "epochs": 4, "batch_size": 64, "max_train": 500,
-                 "max_test": 300, "pretrain_epochs": 5,
+                 "max_test": 300, "pretrain_epochs": 5, "eval_every": 4,
                  "model": {"seq_len": 24, "width": 32}},
     },
     "paper": {

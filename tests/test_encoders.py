@@ -391,3 +391,58 @@ def test_text_encoder_reads_embeddings_like_ids(mlm_small):
 def test_embedded_encoders_are_registered():
     assert set(encoders.EMBEDDED_ENCODERS) <= set(known_encoders())
     assert encoder_task("mae-small") == "vision" and encoder_task("mlm-small") == "text"
+
+
+# ------------------------------------------- argmax of a vocabulary projection, chunk by chunk
+
+@pytest.mark.parametrize("shape, rows", [((2, 7, 16), 3), ((5, 16), 256), ((3, 300, 16), 256)])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_linear_argmax_equals_the_argmax_of_the_full_logits(shape, rows, with_bias):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(*shape, generator=generator)
+    weight = torch.randn(999, 16, generator=generator)
+    bias = torch.randn(999, generator=generator) if with_bias else None
+    expected = torch.nn.functional.linear(x, weight, bias).argmax(dim=-1)
+    found = encoders.linear_argmax(x, weight, bias, rows=rows)
+    assert found.shape == shape[:-1] and torch.equal(found, expected)
+
+
+def test_linear_argmax_keeps_the_first_of_tied_maxima():
+    weight = torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])  # rows 1 and 2 tie
+    assert encoders.linear_argmax(torch.tensor([[2.0, 0.0]]), weight).tolist() == [1]
+
+
+TEXT_LM_MODELS = {
+    "bert": lambda: transformers.BertForMaskedLM(transformers.BertConfig(**TINY_TEXT)),
+    "roberta": lambda: transformers.RobertaForMaskedLM(transformers.RobertaConfig(
+        **TINY_TEXT, max_position_embeddings=ROBERTA_POSITIONS, pad_token_id=1)),
+    "distilbert": lambda: transformers.DistilBertForMaskedLM(transformers.DistilBertConfig(
+        vocab_size=99, dim=16, n_layers=1, n_heads=2, hidden_dim=32)),
+    "xlnet": lambda: transformers.XLNetLMHeadModel(transformers.XLNetConfig(
+        vocab_size=99, d_model=16, n_layer=1, n_head=2, d_inner=32)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TEXT_LM_MODELS))
+def test_lm_head_split_reproduces_each_architectures_logits_and_ids(kind):
+    """reconstruct_ids splits the LM head by architecture; a wrong split would change dreams."""
+    torch.manual_seed(0)
+    encoder = TextEncoder(TEXT_LM_MODELS[kind]().eval())
+    assert encoders.lm_head_transform(encoder.backbone) is not None
+    ids = torch.randint(3, 99, (3, 9), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        logits = encoder.reconstruct(input_ids=ids, attention_mask=mask)
+        hidden = encoders.lm_head_transform(encoder.backbone)(encoder.encode(ids, mask))
+        split = encoder.backbone.get_output_embeddings()(hidden)
+    torch.testing.assert_close(split, logits)
+    assert torch.equal(encoder.reconstruct_ids(input_ids=ids, attention_mask=mask),
+                       logits.argmax(dim=-1))
+
+
+def test_reconstruct_ids_of_mlm_small_match_its_logits(mlm_small):
+    ids = torch.randint(1, 1000, (4, 24), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        expected = mlm_small.reconstruct(input_ids=ids, attention_mask=mask).argmax(dim=-1)
+    assert torch.equal(mlm_small.reconstruct_ids(input_ids=ids, attention_mask=mask), expected)

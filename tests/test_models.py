@@ -230,6 +230,15 @@ def test_token_adapter_tied_or_trainable_only_with_straight_through(model, chain
         assert net.chain.embedding.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("chain", ["charcnn", "lstm"])
+def test_token_adapter_ids_are_the_argmax_of_its_logits(chain):
+    """A_in computes its argmax chunk by chunk without the full logits: same ids."""
+    cfg = tiny(task="text", model="sleepnet", chain=chain)
+    adapter = build(cfg).connections[0].adapter
+    h = torch.randn(3, 40, cfg.width, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(adapter(h), adapter.logits(h).argmax(dim=-1))
+
+
 def test_straight_through_one_hot_is_hard_forward_and_soft_backward():
     cfg = tiny(task="text", model="sleepnet", chain="lstm", straight_through=True)
     adapter = build(cfg).connections[0].adapter
@@ -266,25 +275,25 @@ def test_frozen_vision_encoder_gets_no_gradient_but_its_input_does(model, head):
         assert conn.adapter.proj.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet"])
-@pytest.mark.parametrize("flags, autograd", [
-    ({}, False), ({"straight_through": True}, True), ({"unfrozen": True}, True),
-    ({"chain": "charcnn"}, False), ({"chain": "charcnn", "straight_through": True}, True),
+@pytest.mark.parametrize("model, flags, autograd", [
+    ("sleepnet", {}, False), ("sleepnet", {"straight_through": True}, True),
+    ("sleepnet", {"unfrozen": True}, True), ("sleepnet", {"chain": "charcnn"}, False),
+    ("sleepnet", {"chain": "charcnn", "straight_through": True}, True),
+    ("dreamnet", {}, False), ("dreamnet", {"straight_through": True}, True),
+    # unfrozen DreamNet learns its word embeddings through the dream ids' embedding lookup;
+    # nothing crosses the argmax over the LM logits, so the LM itself runs without autograd
+    ("dreamnet", {"unfrozen": True}, False), ("dreamnet", {"chain": "charcnn"}, False),
+    ("dreamnet", {"chain": "charcnn", "straight_through": True}, True),
 ])
-def test_text_encoder_runs_without_autograd_only_when_nothing_can_learn(model, flags, autograd,
-                                                                        monkeypatch):
+def test_text_encoder_runs_without_autograd_only_when_something_can_learn(model, flags, autograd):
     cfg = tiny(task="text", model=model, blocks=2, **flags)
     net = build(cfg).train()
-    name = "encode" if model == "sleepnet" else "reconstruct"
-    original = getattr(net.encoder, name)
     calls = []
 
-    def spy(*args, **kwargs):
-        out = original(*args, **kwargs)
-        calls.append((torch.is_grad_enabled(), out.requires_grad))
-        return out
+    def record(module, args, output):
+        calls.append((torch.is_grad_enabled(), output.last_hidden_state.requires_grad))
 
-    monkeypatch.setattr(net.encoder, name, spy)
+    net.encoder.backbone.base_model.register_forward_hook(record)
     logits = net(*inputs(cfg))
     assert calls == [(autograd, autograd)] * 2
     assert logits.requires_grad  # A_out and the chain still learn
