@@ -10,7 +10,9 @@ limit(M) = the chain alone (its training step) + M x the frozen encoder alone (v
 and backward to its input; text: forward without autograd, through the LM's argmax for
 DreamNet) — the work a model with M sleep or dream blocks cannot avoid. A `linear` head adds
 its own Linear(D, C*H*W) per block (77-154M parameters each at 224 px): its forward, weight
-gradient and Adam update are extra work the limit does not count.
+gradient and Adam update are extra work the limit does not count; `head_s` times exactly
+that (the M heads alone: forward, backward, fused Adam) so `ratio_to_limit_and_head` shows
+what remains beyond both.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from dreamlib.bench import bench, encoder_seconds  # noqa: E402
+from dreamlib.bench import bench, encoder_seconds, median_seconds  # noqa: E402
+from dreamlib.blocks import LinearHead  # noqa: E402
 from dreamlib.config import ModelConfig  # noqa: E402
 from dreamlib.experiments import PAPER_ENCODERS  # noqa: E402
 from dreamlib.report import markdown  # noqa: E402
+from dreamlib.models.vision import ResNetChain  # noqa: E402
 from dreamlib.runs import atomic_write_text  # noqa: E402
+from dreamlib.train import adam  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 VISION = {"task": "vision", "chain": "resnet18", "image_size": 224, "num_classes": 100}
@@ -62,11 +68,32 @@ def limits(batch_size: int, steps: int) -> tuple[float, dict, dict]:
     return chains["vision"], chains, encoders
 
 
+def linear_head_seconds(blocks: int, batch_size: int, steps: int, token_dim: int = 768) -> float:
+    """One training step of the M ``linear`` heads alone (Linear(768, C*H*W) per block, the
+    authors' A_out): forward from pooled tokens, backward, fused Adam."""
+    torch.manual_seed(0)
+    shapes = ResNetChain(VISION["chain"], 3, VISION["image_size"]).stage_shapes[:blocks]
+    heads = torch.nn.ModuleList(LinearHead(token_dim, shape) for shape in shapes)
+    optimizer = adam(heads.parameters(), lr=1e-4)
+    tokens = torch.randn(batch_size, 1, token_dim)
+
+    def step():
+        loss = sum(head(tokens).square().mean() for head in heads)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    seconds = median_seconds(step, max(steps, 5), warmup=2)  # short steps: more samples
+    del heads, optimizer
+    return seconds
+
+
 def model_rows(blocks, batch_size: int, steps: int, resnet18: float, chains: dict,
                encoders: dict) -> list[dict]:
     specs = [(VISION, kind, head) for kind in ("sleepnet", "dreamnet") for head in ("linear", "grid")]
     specs += [(TEXT, kind, "linear") for kind in ("sleepnet", "dreamnet")]
     rows = []
+    heads = {m: linear_head_seconds(m, batch_size, steps) for m in blocks}
     for sizes, kind, head in specs:
         task = sizes["task"]
         for m in blocks:
@@ -75,9 +102,12 @@ def model_rows(blocks, batch_size: int, steps: int, resnet18: float, chains: dic
             result = bench_subprocess(fields, batch_size, steps)
             seconds = result["step_seconds"]
             limit = chains[task] + m * encoders[(task, kind)]
+            head_s = heads[m] if (task, head) == ("vision", "linear") else 0.0
             rows.append({"model": ModelConfig(**fields).label(), "task": task, "head": head,
                          "step_s": round(seconds, 3), "limit_s": round(limit, 3),
                          "ratio_to_limit": round(seconds / limit, 2),
+                         "head_s": round(head_s, 3),
+                         "ratio_to_limit_and_head": round(seconds / (limit + head_s), 2),
                          "ratio_to_resnet18": round(seconds / resnet18, 2),
                          "peak_rss_mb": result["peak_rss_mb"],
                          "trainable_params": result["trainable_params"]})

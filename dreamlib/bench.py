@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,18 @@ from .train import adam
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's ``VmHWM`` first: ``getrusage``'s ``ru_maxrss`` survives ``exec``, so a bench
+    started by a bigger process would report its parent's peak (benchmarks/step_time.py
+    starts one per model). ``ru_maxrss`` where /proc is missing.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -107,7 +119,8 @@ def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1
     return out
 
 
-def _median_seconds(step, steps: int, warmup: int) -> float:
+def median_seconds(step, steps: int, warmup: int) -> float:
+    """Median wall time of `steps` calls of `step` after `warmup` untimed ones."""
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
@@ -148,4 +161,4 @@ def encoder_seconds(name: str, autoencoder: bool, batch_size: int = 2, steps: in
             with torch.no_grad():
                 (encoder.reconstruct_ids if autoencoder else encoder.encode)(input_ids=ids,
                                                                             attention_mask=mask)
-    return _median_seconds(step, steps, warmup)
+    return median_seconds(step, steps, warmup)
