@@ -37,9 +37,15 @@ data-packages:
 reproduce: env
 	$(PY) -m dreamlib reproduce --profile $(PROFILE)
 
+# The gate (what CI runs): every test, then nbval over the notebooks (smoke profile).
 test: env
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks/
+
+# The inner loop: everything but the tests marked slow (reproduce batch, kills, workers,
+# distributed, compile), in a few minutes.
+test-fast: env
+	$(PY) -m pytest -q -m "not slow" tests
 
 lab: env
 	$(PY) -m jupyter lab notebooks/

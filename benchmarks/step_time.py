@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from dreamlib.bench import bench, encoder_seconds, median_seconds  # noqa: E402
 from dreamlib.blocks import LinearHead  # noqa: E402
 from dreamlib.config import ModelConfig  # noqa: E402
-from dreamlib.experiments import PAPER_ENCODERS  # noqa: E402
+from dreamlib.paper import PAPER_ENCODERS  # noqa: E402
 from dreamlib.report import markdown  # noqa: E402
 from dreamlib.models.vision import ResNetChain  # noqa: E402
 from dreamlib.runs import atomic_write_text  # noqa: E402

@@ -12,15 +12,22 @@ import math
 import pandas as pd
 
 from . import paper
+from .config import DEFAULT_CHAIN
 from .report import frame, summarize
 
 NOISE_SE = 2.0  # a difference counts when it exceeds this many standard errors
 
 
-def _stats(df: pd.DataFrame, label: str, group: str | None = None) -> tuple[float, float, int] | None:
-    rows = df[df["label"] == label]
-    if group is not None:
-        rows = rows[rows["group"] == group]
+def _select(df: pd.DataFrame, **fields) -> pd.DataFrame:
+    """The rows of ``df`` whose typed fields (task, method, blocks, variant) equal ``fields``."""
+    for name, value in fields.items():
+        df = df[df[name] == value]
+    return df
+
+
+def _stats(df: pd.DataFrame, **fields) -> tuple[float, float, int] | None:
+    """(mean, std, n) of the accuracy of the rows selected by ``fields``; None if none."""
+    rows = _select(df, **fields)
     if rows.empty:
         return None
     values = rows["accuracy"]
@@ -33,7 +40,7 @@ def seed_noise(records: list[dict]) -> dict[str, float | None]:
     df = frame(records)
     out: dict[str, float | None] = {}
     for task, part in df.groupby("task"):
-        groups = [g["accuracy"] for _, g in part.groupby(["label", "group"]) if len(g) > 1]
+        groups = [g["accuracy"] for _, g in part.groupby(["label", "method"]) if len(g) > 1]
         dof = sum(len(g) - 1 for g in groups)
         out[task] = math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof) if dof else None
     return out
@@ -61,27 +68,35 @@ def compare(a: tuple | None, b: tuple | None, noise: float | None = None) -> tup
     return ("supported" if diff > 0 else "not supported"), evidence
 
 
-def _count_wins(df, task_labels: list[tuple[str, str]]) -> str:
-    wins = sum(1 for a, b in task_labels
-               if _stats(df, a) and _stats(df, b) and _stats(df, a)[0] > _stats(df, b)[0])
-    return f"{wins}/{len(task_labels)}"
+def _count_wins(df, pairs: list[tuple[dict, dict]]) -> str:
+    """How many (a, b) selections have a higher mean accuracy for a, of those with both."""
+    wins = sum(1 for a, b in pairs
+               if _stats(df, **a) and _stats(df, **b) and _stats(df, **a)[0] > _stats(df, **b)[0])
+    return f"{wins}/{len(pairs)}"
 
 
 def method_claims(records: list[dict], task: str, baseline: str, noise: dict) -> list[dict]:
-    """DreamNet > SleepNet > baseline, and accuracy growing with M, on one task's table."""
+    """DreamNet > SleepNet > baseline, and accuracy growing with M, on one task's table.
+
+    ``baseline`` names the chain-baseline row in words (e.g. "ResNet18"); the row itself is
+    the task's default chain alone (method "baseline", chain ``DEFAULT_CHAIN[task]``).
+    """
     df = frame(records)
+    base = {"method": "baseline", "chain": DEFAULT_CHAIN[task]}
     out = []
-    verdict, evidence = compare(_stats(df, "DreamNet-2"), _stats(df, "SleepNet-2"), noise.get(task))
-    pairs = [(f"DreamNet-{m}", f"SleepNet-{m}") for m in range(1, 5)]
+    dream, sleep = {"method": "dreamnet", "blocks": 2}, {"method": "sleepnet", "blocks": 2}
+    verdict, evidence = compare(_stats(df, **dream), _stats(df, **sleep), noise.get(task))
+    pairs = [({"method": "dreamnet", "blocks": m}, {"method": "sleepnet", "blocks": m})
+             for m in range(1, 5)]
     out.append({"claim": f"DreamNet beats SleepNet ({task})", "verdict": verdict,
                 "evidence": f"M=2: {evidence}; DreamNet ahead at {_count_wins(df, pairs)} block counts"})
-    verdict, evidence = compare(_stats(df, "SleepNet-2"), _stats(df, baseline), noise.get(task))
-    pairs = [(f"SleepNet-{m}", baseline) for m in range(1, 5)]
+    verdict, evidence = compare(_stats(df, **sleep), _stats(df, **base), noise.get(task))
+    pairs = [({"method": "sleepnet", "blocks": m}, base) for m in range(1, 5)]
     out.append({"claim": f"SleepNet beats the chain baseline {baseline} ({task})",
                 "verdict": verdict,
                 "evidence": f"SleepNet-2 vs {baseline}: {evidence}; SleepNet-M ahead for {_count_wins(df, pairs)} M"})
     for name in ("SleepNet", "DreamNet"):
-        means = [_stats(df, f"{name}-{m}") for m in range(1, 5)]
+        means = [_stats(df, method=name.lower(), blocks=m) for m in range(1, 5)]
         if any(m is None for m in means):
             continue
         values = [m[0] for m in means]
@@ -98,13 +113,14 @@ def method_claims(records: list[dict], task: str, baseline: str, noise: dict) ->
 
 def chain_claims(records: list[dict]) -> list[dict]:
     """Fig 7: a better chain gives a better SleepNet/DreamNet (rank correlation across chains)."""
-    s = summarize(frame(records), keys=("role", "label", "group"))
+    s = summarize(frame(records), keys=("task", "variant", "method"))
     out = []
     for task in ("vision", "text"):
-        part = s[s["role"] == task]
-        base = part[part["group"] == "Chain only"].set_index("label")["accuracy"]
+        part = s[s["task"] == task]
+        base = part[part["method"] == "baseline"].set_index("variant")["accuracy"]
         for method in ("SleepNet", "DreamNet"):
-            ours = part[part["group"] == method].set_index("label")["accuracy"].reindex(base.index)
+            ours = (part[part["method"] == method.lower()].set_index("variant")["accuracy"]
+                    .reindex(base.index))
             rho = base.corr(ours, method="spearman")
             verdict = "supported" if rho > 0.5 else ("not supported" if rho < 0 else "inconclusive")
             pairs = ", ".join(f"{c}: {base[c]:.1f}→{ours[c]:.1f}" for c in base.index)
@@ -118,13 +134,13 @@ def encoder_claims(records: list[dict], noise: dict) -> list[dict]:
     df = frame(records)
     out = []
     for task in ("vision", "text"):
-        part = df[df["role"] == task]
+        part = df[df["task"] == task]
         for method in ("SleepNet", "DreamNet"):
-            rows = part[part["group"] == method]
-            labels = list(dict.fromkeys(rows["label"]))
+            rows = part[part["method"] == method.lower()]
+            labels = list(dict.fromkeys(rows["variant"]))
             if len(labels) < 2:
                 continue
-            first, last = _stats(rows, labels[0]), _stats(rows, labels[-1])
+            first, last = _stats(rows, variant=labels[0]), _stats(rows, variant=labels[-1])
             verdict, evidence = compare(last, first, noise.get(task))
             out.append({"claim": f"better encoder → better {method} ({task})", "verdict": verdict,
                         "evidence": f"{labels[-1]} vs {labels[0]}: {evidence}"})
@@ -137,8 +153,9 @@ def freeze_claims(records: list[dict], noise: dict) -> list[dict]:
     out = []
     for task in ("vision", "text"):
         for method in ("SleepNet", "DreamNet"):
-            rows = df[(df["role"] == task) & (df["group"] == method)]
-            verdict, evidence = compare(_stats(rows, "frozen"), _stats(rows, "unfrozen"),
+            rows = _select(df, task=task, method=method.lower())
+            verdict, evidence = compare(_stats(rows, variant="frozen"),
+                                        _stats(rows, variant="unfrozen"),
                                         noise.get(task))
             out.append({"claim": f"frozen beats unfrozen ({method}, {task})", "verdict": verdict,
                         "evidence": f"frozen vs unfrozen: {evidence}"})
@@ -147,7 +164,7 @@ def freeze_claims(records: list[dict], noise: dict) -> list[dict]:
 
 def efficiency_claims(records: list[dict]) -> list[dict]:
     """Table 5: SleepNet ≈1.8× and DreamNet ≈4.0× ResNet18's time per epoch (CIFAR-100)."""
-    s = summarize(frame(records)).set_index("label")["seconds_per_epoch"]
+    s = summarize(frame(records)).set_index("paper")["seconds_per_epoch"]
     ratios = paper.table5_ratios()
     out = []
     for name in ("SleepNet", "DreamNet"):
@@ -191,16 +208,13 @@ def claims_markdown(claims: list[dict], profile: str, counts: list[dict]) -> str
 def parameter_counts(profile: str) -> list[dict]:
     """The paper's, the authors' code's and this implementation's sizes of SleepNet-3 and
     DreamNet-3 (vision, ResNet18 chain, 224 px, CIFAR-100, paper-faithful linear head)."""
-    from .config import ModelConfig
-    from .counting import count
-    from .experiments import PAPER_ENCODERS
+    from .counting import count, paper_model_config
 
     facts = paper.AUTHOR_CODE_FACTS
     rows = []
     for kind, name, authors in (("sleepnet", "SleepNet-3", facts["sleepnet_params"]),
                                 ("dreamnet", "DreamNet-3", facts["dreamnet_params"])):
-        cfg = ModelConfig(task="vision", model=kind, blocks=3, chain="resnet18", head="linear",
-                          image_size=224, num_classes=100, encoder=PAPER_ENCODERS[("vision", kind)])
+        cfg = paper_model_config("vision", kind, blocks=3, head="linear")
         built = count(cfg)
         rows.append({"model": f"{name} ({cfg.encoder})",
                      "paper": f"{paper.paper_row('table3', name)['params_m']}M",

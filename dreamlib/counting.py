@@ -76,3 +76,16 @@ def count(cfg: ModelConfig) -> dict:
     model = build_model(cfg, pretrained=False)
     flops = count_flops(model, example_inputs(cfg))
     return {**count_parameters(model), "flops": flops, "macs": flops // 2}
+
+
+def paper_model_config(task: str, model: str, blocks: int, head: str = "linear") -> ModelConfig:
+    """The paper's configuration of ``model`` (sleepnet, dreamnet, ...) with M = ``blocks``:
+    its default encoder and input size, ResNet18 on CIFAR-100 or the LSTM chain on AG News.
+    Both "as built vs as published" tables (params_as_built, the claims' counts) use it."""
+    from . import paper
+
+    chain = {"vision": "resnet18", "text": "lstm"}[task]
+    classes = paper.TABLE2_DATASETS[paper.MAIN_DATASETS[task]]["num_classes"]
+    return ModelConfig(task=task, model=model, blocks=blocks, head=head, chain=chain,
+                       num_classes=classes, encoder=paper.PAPER_ENCODERS[(task, model)],
+                       **paper.INPUT_SIZES[task])

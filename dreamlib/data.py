@@ -1,4 +1,7 @@
-"""Datasets: the registry, readers of each dataset's standard on-disk format, and augmentation.
+"""Datasets: the registry and readers of each dataset's standard on-disk format.
+
+What turns their raw examples into model inputs (image pipeline, MixUp, text edits,
+tokenising) lives in :mod:`dreamlib.transforms`.
 
 Every dataset is loaded by :func:`load_split` from a directory holding its *standard* on-disk
 format (``data_dir``, the ``--data-dir`` flag). Without ``data_dir`` the loader looks in the
@@ -56,25 +59,21 @@ import importlib.resources
 import json
 import os
 import pickle
-import random
 import re
 import socket
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, default_collate
-from torchvision.transforms import v2
+from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from dreamlib.config import CHAR_VOCAB_SIZE
-from dreamlib.errors import DreamlibError
+from .errors import DreamlibError
 
 SPLITS = ("train", "test")
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -783,165 +782,3 @@ def data_fingerprint(name: str, split: str, data_dir: str | os.PathLike | None =
         source = _listing(_FORMATS[name].needs(root, split), root)
     payload = json.dumps([name, split, max_items, seed, READER_VERSION, source])
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-# --------------------------------------------------------------------------------------------
-# Vision transforms and Mixup
-# --------------------------------------------------------------------------------------------
-
-
-def match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
-    """Grey → RGB by repetition, RGB → grey by luminance, so any set fits any model."""
-    if image.shape[-3] == channels:
-        return image
-    if image.shape[-3] == 1:
-        return image.expand(*image.shape[:-3], channels, *image.shape[-2:])
-    return TF.rgb_to_grayscale(image, num_output_channels=channels)
-
-
-def image_transform(train: bool, image_size: int, channels: int, augment: bool) -> v2.Compose:
-    """uint8 C×H×W → float32 channels×image_size×image_size, normalised to mean 0.5, std 0.5.
-
-    With `train` and `augment`, RandAugment (torchvision defaults: 2 ops, magnitude 9) runs
-    first on the native uint8 image, as in the paper; it draws from torch's global RNG.
-    """
-    if image_size < 1 or channels not in (1, 3):
-        raise ValueError(f"image_size must be ≥ 1 and channels 1 or 3, got {image_size}, "
-                         f"{channels}")
-    steps = [v2.RandAugment()] if train and augment else []
-    steps += [
-        v2.Resize((image_size, image_size), antialias=True),
-        v2.Lambda(partial(match_channels, channels=channels)),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize([0.5] * channels, [0.5] * channels),
-    ]
-    return v2.Compose(steps)
-
-
-AUGMENT_GROUP = 8  # images sharing one RandAugment draw in augment_batch
-
-
-def prepare_image(image: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
-    """uint8 C×H×W at any size → uint8 channels×image_size×image_size (antialiased resize).
-
-    The per-example half of the training pipeline; :func:`augment_batch` and
-    :func:`normalize_batch` do the rest on whole batches, where Python overhead is paid once.
-    """
-    if image.shape[-2:] != (image_size, image_size):
-        image = TF.resize(image, [image_size, image_size], antialias=True)
-    return match_channels(image, channels).contiguous()
-
-
-def augment_batch(images: torch.Tensor, group: int = AUGMENT_GROUP) -> torch.Tensor:
-    """RandAugment (2 ops, magnitude 9) on a uint8 batch, one random draw per group of images.
-
-    Per-image RandAugment costs ~5–20 ms of Python per call on this CPU, more than the model
-    step for small images; drawing ops per group of 8 keeps the augmentation's variety across
-    a batch at a fraction of the cost. Uses torch's global RNG.
-    """
-    augment = v2.RandAugment()
-    return torch.cat([augment(chunk) for chunk in images.split(group)])
-
-
-def normalize_batch(images: torch.Tensor) -> torch.Tensor:
-    """uint8 batch → float32 in [-1, 1] (mean 0.5, std 0.5 per channel, as image_transform)."""
-    return images.to(torch.float32).div_(127.5).sub_(1.0)
-
-
-def mixup(images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-          alpha: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mixup (Zhang et al. 2018) of a float batch: returns mixed images and soft labels (B×K).
-
-    Uses torchvision's v2.MixUp: λ ~ Beta(α, α) from torch's global RNG (torch.manual_seed makes
-    it repeatable) and each example is mixed with its neighbour in the batch, so shuffle batches.
-    α = 0.2 is the original paper's ImageNet value.
-    """
-    if not images.is_floating_point():
-        raise ValueError("mixup needs float images: apply image_transform before mixing")
-    return v2.MixUp(alpha=alpha, num_classes=num_classes)(images, labels)
-
-
-def _mixup_batch(batch: list, num_classes: int, alpha: float) -> tuple[torch.Tensor, ...]:
-    images, labels = default_collate(batch)
-    return mixup(images, labels, num_classes, alpha)
-
-
-def mixup_collate(num_classes: int, alpha: float = 0.2) -> Callable[[list], tuple]:
-    """A DataLoader collate_fn that stacks a batch and applies :func:`mixup` (picklable)."""
-    return partial(_mixup_batch, num_classes=num_classes, alpha=alpha)
-
-
-# --------------------------------------------------------------------------------------------
-# Text augmentation and tokenisation
-# --------------------------------------------------------------------------------------------
-
-_EDITS = ("swap", "insert", "delete", "substitute")
-
-
-def _edit_words(words: list[str], edits: int, vocab: list[str], rng: random.Random) -> list[str]:
-    """Apply `edits` random word edits; swap/delete need two words, else they substitute."""
-    words = list(words)
-    for _ in range(edits):
-        edit = rng.choice(_EDITS)
-        if edit in ("swap", "delete") and len(words) < 2:
-            edit = "substitute"
-        if edit == "swap":
-            i, j = rng.sample(range(len(words)), 2)
-            words[i], words[j] = words[j], words[i]
-        elif edit == "delete":
-            del words[rng.randrange(len(words))]
-        elif edit == "insert":
-            words.insert(rng.randrange(len(words) + 1), rng.choice(vocab))
-        else:
-            words[rng.randrange(len(words))] = rng.choice(vocab)
-    return words
-
-
-def augment_texts(texts: Sequence[str], labels: Sequence[int], frac: float = 0.1,
-                  seed: int = 0) -> tuple[list[str], list[int]]:
-    """The paper's text augmentation: one edited copy per example, doubling the training set.
-
-    Each copy gets round(frac × words) edits (at least one), each a random choice of swapping
-    two words, inserting, deleting, or substituting a word; inserted and substituted words come
-    from the vocabulary of `texts`. Edited copies are whitespace-joined; the same seed gives
-    the same copies.
-    """
-    if not 0 < frac <= 1:
-        raise ValueError(f"frac must be in (0, 1], got {frac}")
-    if len(texts) != len(labels):
-        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-    rng = random.Random(seed)
-    vocab = sorted({word for text in texts for word in text.split()})
-    copies = []
-    for text in texts:
-        words = text.split()
-        edits = max(1, round(frac * len(words))) if words else 0
-        copies.append(" ".join(_edit_words(words, edits, vocab, rng)))
-    return list(texts) + copies, list(labels) + list(labels)
-
-
-def tokenize(texts: Sequence[str], tokenizer, seq_len: int,
-             char_level: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids and attention mask, both LongTensor N×seq_len (padded and truncated).
-
-    `char_level` ignores `tokenizer` and uses utf-8 bytes + 1 as ids (0 pads; vocabulary
-    CHAR_VOCAB_SIZE = 257); otherwise `tokenizer` is a Hugging Face tokenizer.
-    """
-    if seq_len <= 0:
-        raise ValueError(f"seq_len must be a positive number of tokens, got {seq_len}")
-    if not char_level and tokenizer is None:
-        raise ValueError("tokenize needs a tokenizer unless char_level=True")
-    if char_level or not texts:
-        return _byte_ids(texts, seq_len)
-    encoded = tokenizer(list(texts), padding="max_length", truncation=True, max_length=seq_len,
-                        return_tensors="pt")
-    return encoded["input_ids"].long(), encoded["attention_mask"].long()
-
-
-def _byte_ids(texts: Sequence[str], seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Byte-level ids: utf-8 byte + 1, truncated to seq_len, padded with 0."""
-    ids = torch.zeros(len(texts), seq_len, dtype=torch.long)
-    for row, text in enumerate(texts):
-        encoded = np.frombuffer(text.encode("utf-8")[:seq_len], dtype=np.uint8)
-        ids[row, : len(encoded)] = torch.from_numpy(encoded.astype(np.int64)) + 1
-    return ids, (ids != 0).long()

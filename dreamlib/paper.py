@@ -37,6 +37,11 @@ __all__ = [
     "FIG8_VALUES",
     "FIG9_VALUES",
     "AUTHOR_CODE_FACTS",
+    "MAIN_DATASETS",
+    "PAPER_ENCODERS",
+    "ENCODER_SIZES",
+    "FIG7_CHAINS",
+    "INPUT_SIZES",
     "TRAINING_PROTOCOL",
     "AUGMENTATION",
     "HARDWARE",
@@ -344,6 +349,43 @@ FIG9_VALUES: dict[str, Any] = {
         "(TextCNN and BERT-based SleepNet on AG News, ResNet18 with ViT-Base on CIFAR-100)."
     ),
 }
+
+# ---------------------------------------------------------------------------------------
+# The paper's configuration: datasets, encoders and chains its tables and figures use
+# ---------------------------------------------------------------------------------------
+
+#: The dataset of each task's main column (Tables 3/4) and of Figs 7 and 9.
+MAIN_DATASETS: dict[str, str] = {"vision": "cifar100", "text": "ag_news"}
+
+#: The pre-trained encoder behind each method by default (Table 3: SleepNet-3 = ViT-b,
+#: DreamNet-3 = MAE-b; Table 4: RoBERTa-base). "finetune" is the fine-tuned encoder baseline.
+PAPER_ENCODERS: dict[tuple[str, str], str] = {
+    ("vision", "sleepnet"): "google/vit-base-patch16-224",
+    ("vision", "dreamnet"): "facebook/vit-mae-base",
+    ("vision", "finetune"): "facebook/vit-mae-base",
+    ("text", "sleepnet"): "roberta-base",
+    ("text", "dreamnet"): "roberta-base",
+    ("text", "finetune"): "roberta-base",
+}
+
+#: Fig 8's encoder ablation at paper scale: each method's encoder, base then large.
+ENCODER_SIZES: dict[tuple[str, str], tuple[str, str]] = {
+    ("vision", "sleepnet"): ("google/vit-base-patch16-224", "google/vit-large-patch16-224"),
+    ("vision", "dreamnet"): ("facebook/vit-mae-base", "facebook/vit-mae-large"),
+    ("text", "sleepnet"): ("roberta-base", "roberta-large"),
+    ("text", "dreamnet"): ("roberta-base", "roberta-large"),
+}
+
+#: Fig 7's chains, as dreamlib's chain names (FIG7_TEXT gives the paper's spelling).
+FIG7_CHAINS: dict[str, tuple[str, ...]] = {
+    "vision": ("resnet18", "resnet34", "resnet50"),
+    "text": ("lstm-2", "wordcnn", "charcnn"),
+}
+
+#: Input sizes of the paper's models: 224 px images (Table 3's input column); the token
+#: length is not stated, 128 is this companion's choice.
+INPUT_SIZES: dict[str, dict[str, int]] = {"vision": {"image_size": 224}, "text": {"seq_len": 128}}
+
 
 # ---------------------------------------------------------------------------------------
 # Protocol, hardware, authors' code

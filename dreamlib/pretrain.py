@@ -112,17 +112,38 @@ def verify_cached(folder: Path) -> dict:
     return record
 
 
-def _images(cfg: PretrainConfig, data_dir, image_size: int) -> torch.Tensor:
-    """The training images as one float tensor at the encoder's size, 3 channels, in [-1, 1]."""
-    from .data import image_transform, load_split
+def encoder_images(dataset: str, split: str, data_dir, max_items: int | None, image_size: int,
+                   seed: int = 0) -> torch.Tensor:
+    """Images of a split as the MAE sees them: image_size, 3 channels, float in [-1, 1], through
+    the same pipeline as training (:mod:`dreamlib.transforms`), without augmentation."""
+    from .data import load_split
+    from .transforms import normalize_batch, prepare_image
 
-    split = load_split(cfg.dataset, "train", data_dir, cfg.max_items, seed=cfg.seed)
-    transform = image_transform(train=False, image_size=image_size, channels=3, augment=False)
-    return torch.stack([transform(split.dataset[i][0]) for i in range(len(split.dataset))])
+    images = load_split(dataset, split, data_dir, max_items, seed=seed).dataset
+    return normalize_batch(torch.stack([prepare_image(images[i][0], image_size, 3)
+                                        for i in range(len(images))]))
+
+
+def _images(cfg: PretrainConfig, data_dir, image_size: int) -> torch.Tensor:
+    """The training images the MAE pre-trains on."""
+    return encoder_images(cfg.dataset, "train", data_dir, cfg.max_items, image_size, cfg.seed)
+
+
+def mae_reconstructions(folder: str | Path, dataset: str, data_dir=None,
+                        count: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images, reconstructions) of a pre-trained MAE on the first ``count`` test images of
+    ``dataset``: what the reconstruction figure shows."""
+    from .encoders import load_encoder
+
+    encoder = load_encoder(str(folder), autoencoder=True).eval()
+    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size)
+    with torch.no_grad():
+        return images, encoder.reconstruct(images).image
 
 
 def _tokens(cfg: PretrainConfig, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
-    from .data import load_split, tokenize
+    from .data import load_split
+    from .transforms import tokenize
 
     split = load_split(cfg.dataset, "train", data_dir, cfg.max_items, seed=cfg.seed)
     return tokenize(split.texts, load_tokenizer(cfg.encoder), cfg.seq_len)

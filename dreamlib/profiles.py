@@ -5,14 +5,18 @@
   here, subsets of the training split, a few epochs; ``make reproduce`` in well under an hour.
 * ``paper``   — the paper's protocol: CIFAR-100 / AG News, hub encoders, 224 px, 30 epochs, GPU.
 
-Each entry holds defaults for :class:`~dreamlib.config.ModelConfig` (``model`` key) and for
-:class:`~dreamlib.runs.RunConfig` (the rest). Explicit command-line flags override them.
+Each entry of :data:`PROFILES` holds defaults for :class:`~dreamlib.config.ModelConfig`
+(``model`` key) and for :class:`~dreamlib.runs.RunConfig` (the rest); explicit command-line
+flags override them. :data:`GRID_SETTINGS` holds what the experiment grids read from a
+profile (seeds, head, encoders). Both are data: code reads them and never tests a profile's
+name, so the paper profile runs exactly the code the smoke profile tests. The paper's own
+facts (datasets, encoders, epochs) come from :mod:`dreamlib.paper`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 
+from . import paper
 from .config import ModelConfig
 from .errors import choice_error
 from .runs import RunConfig
@@ -35,17 +39,56 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "model": {"seq_len": 24, "width": 32}},
     },
     "paper": {
-        "vision": {"dataset": "cifar100", "epochs": 30, "batch_size": 128, "precision": "bf16",
-                   "model": {"image_size": 224, "width": 64, "in_channels": 3,
-                             "encoder": "facebook/vit-mae-base"}},
-        "text": {"dataset": "ag_news", "epochs": 30, "batch_size": 64, "precision": "bf16",
-                 "model": {"seq_len": 128, "width": 128, "encoder": "roberta-base"}},
+        "vision": {"dataset": paper.MAIN_DATASETS["vision"],
+                   "epochs": paper.TRAINING_PROTOCOL["epochs"], "batch_size": 128,
+                   "precision": "bf16",
+                   "model": {**paper.INPUT_SIZES["vision"], "width": 64, "in_channels": 3,
+                             "encoder": paper.PAPER_ENCODERS[("vision", "dreamnet")]}},
+        "text": {"dataset": paper.MAIN_DATASETS["text"],
+                 "epochs": paper.TRAINING_PROTOCOL["epochs"], "batch_size": 64,
+                 "precision": "bf16",
+                 "model": {**paper.INPUT_SIZES["text"], "width": 128,
+                           "encoder": paper.PAPER_ENCODERS[("text", "sleepnet")]}},
     },
+}
+
+# Fig 8 at CPU scale: the same small autoencoder untrained and pre-trained; text SleepNet adds
+# the packaged real pre-trained MiniLM (22.7M parameters; it has no LM head for DreamNet).
+_EMBEDDED_VARIANTS = {
+    (task, kind): [(f"{small} untrained", {"encoder": small, "pretrain_epochs": 0}),
+                   (f"{small} pre-trained", {"encoder": small})]
+    + ([("minilm (pre-trained, 22.7M)", {"encoder": "minilm"})]
+       if (task, kind) == ("text", "sleepnet") else [])
+    for task, small in (("vision", "mae-small"), ("text", "mlm-small"))
+    for kind in ("sleepnet", "dreamnet")
+}
+# Fig 8 at paper scale: each method's hub encoder, base then large.
+_HUB_VARIANTS = {key: [(name.split("/")[-1], {"encoder": name}) for name in names]
+                 for key, names in paper.ENCODER_SIZES.items()}
+
+#: What the experiment grids take from a profile besides run defaults: seeds of the rows a
+#: claim is judged on, the connection head, each method's encoder (empty: the model
+#: config's default, an embedded encoder), Fig 8's encoder variants, and whether its outputs
+#: are the results committed in the repository (``publish``) or go under .cache/outputs/.
+GRID_SETTINGS: dict[str, dict] = {
+    "smoke": {"main_seeds": (0,), "head": "linear", "encoders": {},
+              "encoder_variants": _EMBEDDED_VARIANTS, "publish": False},
+    "default": {"main_seeds": (0, 1, 2), "head": "linear", "encoders": {},
+                "encoder_variants": _EMBEDDED_VARIANTS, "publish": True},
+    "paper": {"main_seeds": (0,), "head": "linear", "encoders": paper.PAPER_ENCODERS,
+              "encoder_variants": _HUB_VARIANTS, "publish": False},
 }
 
 
 def profile_names() -> list[str]:
     return list(PROFILES)
+
+
+def grid_settings(profile: str) -> dict:
+    """The experiment-grid settings of ``profile`` (see :data:`GRID_SETTINGS`)."""
+    if profile not in GRID_SETTINGS:
+        raise choice_error("profile", profile, GRID_SETTINGS)
+    return GRID_SETTINGS[profile]
 
 
 def profile_defaults(profile: str, task: str) -> dict:
@@ -83,8 +126,3 @@ def _datasets():
     from .data import DATASETS
 
     return DATASETS
-
-
-def with_model(cfg: RunConfig, **changes) -> RunConfig:
-    """A copy of ``cfg`` with model fields changed (handy in experiment grids)."""
-    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **changes)).validate()

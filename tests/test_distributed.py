@@ -74,6 +74,7 @@ def log_rows(folder: Path) -> list[dict]:
     return [dict(zip(header, line.split(","))) for line in lines[1:]]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(tmp_path, tmp_path_factory):
     # one thread per process (as torch.distributed sets for its workers), so that the single
     # process does not stall on a busy second core

@@ -168,6 +168,7 @@ KILLS = {  # (os function, file, which call) -> (checkpointed epochs, log rows) 
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill", sorted(KILLS), ids=lambda k: f"{k[0]}-{k[1]}-{k[2]}")
 def test_a_kill_while_writing_leaves_readable_files_and_the_rerun_matches(kill, tmp_path, env,
                                                                          uninterrupted):
@@ -198,6 +199,7 @@ def test_a_kill_while_writing_leaves_readable_files_and_the_rerun_matches(kill, 
     assert temp_files(folder) == [] and not (folder / locks.LOCK_FILE).exists()
 
 
+@pytest.mark.slow
 def test_a_kill_during_a_notebook_keeps_the_previous_executed_copy(tmp_path, env):
     """``reproduce --only 08`` (the cheapest notebook once the shared smoke runs exist) runs
     once, is killed mid-notebook in a second batch, then a third batch completes."""

@@ -1,7 +1,7 @@
 """Provenance: every number of a table traces to its run folder, and a run made by other code
 (another result-code fingerprint or another dreamlib version) is flagged stale, not mixed in.
 
-One real run (chain-only baseline, 1 epoch on 32 digits) through ``experiments.run_entries``.
+One real run (chain-only baseline, 1 epoch on 32 digits) through ``schedule.run_entries``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dreamlib import __version__, experiments, report
+from dreamlib import __version__, experiments, report, schedule
+from dreamlib.provenance import code_fingerprint, stale_reason
 from dreamlib.profiles import make_run_config
 from dreamlib.runs import CONFIG_FILE, METRICS_FILE, RunConfig
 
@@ -23,9 +24,9 @@ def record(tmp_path_factory, one_thread):
         patch.setenv("HF_HUB_OFFLINE", "1")
         cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
                               epochs=1, max_train=32, max_test=32, batch_size=32)
-        entry = experiments.Entry("ResNet18", "Baseline", cfg, paper="ResNet18")
-        (found,) = experiments.run_entries([entry], tmp_path_factory.mktemp("store"),
-                                           log=lambda *_: None)
+        entry = experiments.Entry("ResNet18", cfg, paper="ResNet18")
+        (found,) = schedule.run_entries([entry], tmp_path_factory.mktemp("store"),
+                                        log=lambda *_: None)
     return found
 
 
@@ -38,13 +39,13 @@ def test_a_record_traces_to_its_folder_with_config_seed_versions_commit_and_devi
     config = RunConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
     assert config.run_hash() == record["run"] and on_disk["seed"] == config.seed
     versions = on_disk["versions"]
-    assert versions["dreamlib"] == __version__ and versions["code"] == report.current_code()
+    assert versions["dreamlib"] == __version__ and versions["code"] == code_fingerprint()
     assert "git" in versions and {"torch", "transformers", "python"} <= set(versions)
     assert on_disk["device"].startswith("cpu")
 
 
 def test_a_record_of_the_current_code_is_not_stale(record):
-    assert report.stale_reason(record) == ""
+    assert stale_reason(record) == ""
     assert report.method_table([record], "vision")["Stale"].tolist() == [""]
 
 
@@ -56,7 +57,7 @@ def test_a_record_of_other_code_is_flagged_stale_in_the_tables(record, field, va
     old = copy.deepcopy(record)
     old["versions"][field] = value
     old["label"] = "ResNet18 (old)"
-    assert shown in report.stale_reason(old)
+    assert shown in stale_reason(old)
     table = report.method_table([record, old], "vision")
     assert dict(zip(table["Model"], table["Stale"])) == {"ResNet18": "", "ResNet18 (old)": "yes"}
     assert report.efficiency_table([record, old])["Stale"].tolist() == ["", "yes"]
@@ -67,4 +68,4 @@ def test_a_new_git_commit_alone_does_not_make_a_run_stale(record):
     """Committing the results changes the commit; that must not flag every committed run."""
     other = copy.deepcopy(record)
     other["versions"]["git"] = "f" * 40
-    assert report.stale_reason(other) == ""
+    assert stale_reason(other) == ""

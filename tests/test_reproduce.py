@@ -7,11 +7,10 @@ notebooks' default), so `make test` trains each smoke run once; outputs go to a 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from dreamlib import experiments, report
+from dreamlib import experiments, report, schedule
 from dreamlib.reproduce import NOTEBOOK_DIR, REPO, context, notebooks
 from dreamlib.errors import ConfigError
 
@@ -30,12 +29,14 @@ def smoke_batch(tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.slow
 def test_smoke_batch_succeeds_with_a_summary(smoke_batch):
     out, proc = smoke_batch
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "11 ok, 0 failed" in proc.stdout
 
 
+@pytest.mark.slow
 def test_every_table_figure_and_claims_file_appears(smoke_batch):
     out, _ = smoke_batch
     for name in TABLES:
@@ -55,6 +56,7 @@ def test_every_table_figure_and_claims_file_appears(smoke_batch):
     assert executed == [p.name for p in notebooks()]
 
 
+@pytest.mark.slow
 def test_tables_put_the_paper_beside_measured_numbers(smoke_batch):
     out, _ = smoke_batch
     import pandas as pd
@@ -70,6 +72,7 @@ def test_tables_put_the_paper_beside_measured_numbers(smoke_batch):
     assert round(t5.loc[t5["Model"] == "DreamNet", "Paper ratio (CIFAR-100)"].iloc[0], 1) == 4.0
 
 
+@pytest.mark.slow
 def test_every_number_traces_to_a_run_folder(smoke_batch):
     out, _ = smoke_batch
     import pandas as pd
@@ -81,6 +84,7 @@ def test_every_number_traces_to_a_run_folder(smoke_batch):
             assert metrics["run_hash"] == run and "code" in metrics["versions"]
 
 
+@pytest.mark.slow
 def test_failed_notebook_does_not_stop_the_batch_and_exits_nonzero(tmp_path):
     """A notebook that fails (bad data dir for its datasets) is reported; the others still run."""
     proc = subprocess.run(
@@ -123,11 +127,12 @@ def test_context_keeps_smoke_outputs_out_of_the_committed_results():
 
 def test_grids_share_runs_and_use_several_seeds_in_default():
     entries = experiments.all_entries("default")
-    unique = experiments.unique_runs(entries)
+    unique = schedule.unique_runs(entries)
     assert len(unique) < len(entries)  # shared through the run store
-    seeds = {e.cfg.seed for e in experiments.table3_vision("default") if e.label == "DreamNet-2"}
+    seeds = {e.cfg.seed for e in experiments.table3_vision("default")
+             if e.method == "dreamnet" and e.blocks == 2}
     assert seeds == {0, 1, 2}
-    paper = {e.cfg.model.encoder for e in experiments.table3_vision("paper") if e.group == "DreamNet"}
+    paper = {e.cfg.model.encoder for e in experiments.table3_vision("paper") if e.method == "dreamnet"}
     assert paper == {"facebook/vit-mae-base"}
 
 

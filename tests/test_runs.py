@@ -16,9 +16,14 @@ import pytest
 from dreamlib import runs
 from dreamlib.config import ModelConfig
 from dreamlib.errors import ConfigError
-from dreamlib.profiles import make_run_config, with_model
+from dreamlib.profiles import make_run_config
 from dreamlib.runs import (CONFIG_FILE, RunConfig, atomic_torch_save, atomic_write_json,
                            atomic_write_text, claim_folder, load_metrics, read_json, run_folder)
+
+
+def with_model(cfg: RunConfig, **changes) -> RunConfig:
+    """A copy of ``cfg`` with model fields changed."""
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **changes)).validate()
 
 
 def cfg(**run) -> RunConfig:

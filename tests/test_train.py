@@ -234,6 +234,7 @@ def subprocess_env(cache: Path) -> dict:
             "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow
 def test_a_hard_killed_run_resumes_to_the_identical_result(tmp_path, cache):
     cfg = vision(epochs=4)  # what RESUME_FLAGS ask for
     train.resolve_encoder_source(cfg, log=quiet)  # pre-train once here, not in both processes

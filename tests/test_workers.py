@@ -1,4 +1,4 @@
-"""Several workers over one run store (``dreamlib.locks``, ``experiments.run_entries``).
+"""Several workers over one run store (``dreamlib.locks``, ``schedule.run_entries``).
 
 Real processes: three workers start the same grid at the same moment (a file barrier) over
 one run store, next to a single worker on a store of its own. Each run must be trained by
@@ -33,18 +33,18 @@ records."""
 import json, os, sys, time
 from pathlib import Path
 
-from dreamlib import experiments
+from dreamlib import experiments, schedule
 from dreamlib.runs import RunConfig
 
 grid_file, runs_dir, ready, go = sys.argv[1:5]
-entries = [experiments.Entry(e["label"], e["group"], RunConfig.from_dict(e["cfg"]))
+entries = [experiments.Entry(e["label"], RunConfig.from_dict(e["cfg"]))
            for e in json.loads(Path(grid_file).read_text())]
 Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.05)
-records = experiments.run_entries(entries, runs_dir, log=lambda line: print("LOG", line,
-                                                                               flush=True),
-                                  poll=0.2)
+records = schedule.run_entries(entries, runs_dir, log=lambda line: print("LOG", line,
+                                                                            flush=True),
+                               poll=0.2)
 print("RECORDS", json.dumps([{k: r[k] for k in ("label", "run", "accuracy", "train_loss")}
                              for r in records]), flush=True)
 '''
@@ -57,8 +57,8 @@ def grid() -> list[Entry]:
     for seed in range(5):
         cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
                               epochs=2, max_train=64, max_test=32, batch_size=32, seed=seed)
-        entries.append(Entry(f"seed {seed}", "Baseline", cfg))
-    return entries + [Entry("seed 0 again", "Baseline", entries[0].cfg)]
+        entries.append(Entry(f"seed {seed}", cfg))
+    return entries + [Entry("seed 0 again", entries[0].cfg)]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("workers")
     (root / "worker.py").write_text(WORKER)
     (root / "grid.json").write_text(json.dumps(
-        [{"label": e.label, "group": e.group, "cfg": e.cfg.to_dict()} for e in grid()]))
+        [{"label": e.label, "cfg": e.cfg.to_dict()} for e in grid()]))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
            "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
            "DREAMLIB_CACHE": str(tmp_path_factory.getbasetemp() / "dreamlib-cache")}
@@ -122,6 +122,7 @@ def single(setup, tmp_path_factory):
     return logs, records
 
 
+@pytest.mark.slow
 def test_three_workers_train_each_run_once_and_all_return_the_single_worker_numbers(
         setup, single, tmp_path):
     root, _ = setup
@@ -148,6 +149,7 @@ def test_three_workers_train_each_run_once_and_all_return_the_single_worker_numb
     print("runs trained per worker:", [len(trained_runs(logs)) for logs, _ in results])
 
 
+@pytest.mark.slow
 def test_a_worker_waits_for_a_live_holder_and_takes_over_when_it_is_killed(setup, single,
                                                                            tmp_path):
     root, _ = setup

@@ -1,0 +1,79 @@
+"""Provenance: what made a result (device, code, versions), and whether current code would too.
+
+Every ``metrics.json`` carries :func:`versions` and :func:`device_name`. A record whose code
+fingerprint or package version differs from this checkout's is *stale*
+(:func:`stale_reason`): tables mark it instead of mixing it in silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+from . import __version__
+
+# Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
+RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data.py", "encoders.py",
+                  "models/__init__.py", "models/text.py", "models/vision.py", "pretrain.py",
+                  "profiles.py", "runs.py", "train.py", "transforms.py")
+
+
+def device_name(device: torch.device) -> str:
+    """A readable name of the device a run trained on (GPU model, or CPU and its threads)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def git_commit() -> str | None:
+    """The commit of the dreamlib checkout, with '+dirty' when it has local changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def code_fingerprint() -> str:
+    """Hash of the source that computes results: a run made by other code is flagged stale."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in RESULT_MODULES:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def versions() -> dict:
+    """Package versions and code identity recorded with every run."""
+    import accelerate
+    import transformers
+
+    return {"dreamlib": __version__, "code": code_fingerprint(), "git": git_commit(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "accelerate": accelerate.__version__}
+
+
+def stale_reason(record: dict, code: str | None = None) -> str:
+    """Why ``record`` was made by other code than this checkout's ('' when it was not).
+
+    Two checks: the fingerprint of the result-computing source (``versions.code``) and the
+    dreamlib package version (``versions.dreamlib``). The git commit is recorded for
+    provenance but not compared: committing the results themselves changes the commit, so
+    every committed run would read as stale.
+    """
+    recorded = record.get("versions") or {}
+    code = code_fingerprint() if code is None else code
+    reasons = []
+    if recorded.get("code") != code:
+        reasons.append(f"code {recorded.get('code')} (now {code})")
+    if recorded.get("dreamlib") != __version__:
+        reasons.append(f"dreamlib {recorded.get('dreamlib')} (now {__version__})")
+    return "; ".join(reasons)

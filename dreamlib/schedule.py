@@ -1,0 +1,66 @@
+"""Scheduling over the run store: train every run a grid needs once, however many workers.
+
+Several workers (an array job, several notebooks at once) may run grids over one run store
+(:mod:`dreamlib.runs`): each trains the runs no live worker holds (:mod:`dreamlib.locks`),
+then polls for the runs it skipped, taking over any whose worker died. So every worker
+returns every record, and each run is trained once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from .runs import RunConfig, load_metrics, run_folder
+
+POLL_SECONDS = 10.0  # how often a worker looks for the runs other workers are training
+
+
+def unique_runs(entries) -> list[RunConfig]:
+    """Distinct run configs of grid entries, in first-seen order (what actually gets trained)."""
+    seen: dict[str, RunConfig] = {}
+    for entry in entries:
+        seen.setdefault(entry.cfg.run_hash(), entry.cfg)
+    return list(seen.values())
+
+
+def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=print,
+                progress: bool = False, poll: float = POLL_SECONDS) -> list[dict]:
+    """Train (or reuse) every entry's run; returns one record per entry: the entry's typed
+    fields (:meth:`dreamlib.experiments.Entry.fields`), its run folder and its metrics."""
+    runs = {}  # run hash -> (config, folder), in first-seen order
+    for entry in entries:
+        cfg = dataclasses.replace(entry.cfg, data_dir=data_dir) if data_dir else entry.cfg
+        runs.setdefault(cfg.run_hash(), (cfg, run_folder(runs_dir, cfg)))
+    metrics, pending, announced = {}, list(runs), None
+    while pending:
+        for key in pending:
+            found = _metrics_unless_held(*runs[key], log=log, progress=progress)
+            if found is not None:
+                metrics[key] = found
+        pending = [key for key in pending if key not in metrics]
+        if pending and pending != announced:
+            log(f"waiting for {len(pending)} run(s) other workers are training: "
+                + " ".join(runs[key][1].name for key in pending))
+            announced = pending
+        if pending:
+            time.sleep(poll)
+    records = []
+    for entry in entries:
+        folder = run_folder(runs_dir, entry.cfg)
+        records.append({**entry.fields(), "run": folder.name, "folder": str(folder),
+                        **metrics[entry.cfg.run_hash()]})
+    return records
+
+
+def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool) -> dict | None:
+    """The run's metrics, read or trained now; None while another live worker holds the run
+    (its lock), so the caller comes back for it later."""
+    from .locks import LockHeld
+    from .train import train_run
+
+    try:
+        return load_metrics(folder) or train_run(cfg, folder, log=log, progress=progress)
+    except LockHeld:
+        return None
