@@ -7,8 +7,8 @@ PROFILE ?= default
 # Offline by default: weights and data come from packages, the embedded encoders and --data-dir.
 export HF_HUB_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/.cache/huggingface
-export DREAMLIB_CACHE ?= $(CURDIR)/.cache/dreamlib
-export MPLBACKEND ?= Agg
+# No MPLBACKEND here: with it set, ipykernel skips its inline backend and executed notebooks
+# hold no figures. Headless matplotlib falls back to Agg by itself.
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: env data-packages reproduce test test-fast lab lint clean
@@ -23,15 +23,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(MAKE) --no-print-directory data-packages
 	touch $(STAMP)
 
-# Debian data packages for the offline default datasets (fashion-mnist, fortunes).
+# Debian data packages for the offline datasets (fashion-mnist, fortunes, wordnet-nouns).
 data-packages:
-	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ]; then \
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ] \
+	     && [ -f /usr/share/wordnet/data.noun ]; then \
 	  echo "data packages present"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist fortunes >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist fortunes wordnet-base >/dev/null; \
 	else \
-	  echo "NOTE: install the Debian packages dataset-fashion-mnist and fortunes (sudo apt-get install"; \
-	  echo "      dataset-fashion-mnist fortunes), or pass --data-dir; tests that need them are skipped."; \
+	  echo "NOTE: install the Debian packages dataset-fashion-mnist, fortunes and wordnet-base (sudo"; \
+	  echo "      apt-get install dataset-fashion-mnist fortunes wordnet-base), or pass --data-dir;"; \
+	  echo "      tests that need them are skipped."; \
 	fi
 
 reproduce: env
@@ -48,7 +50,7 @@ test-fast: env
 	$(PY) -m pytest -q -m "not slow" tests
 
 lab: env
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/00_overview.ipynb
 
 lint: env
 	$(PY) -m ruff check dreamlib tests || echo "ruff not installed: pip install ruff"

@@ -11,8 +11,10 @@ in at call time, so one frozen copy serves every block.
 
 Vision A_out comes in two heads, chosen by config:
 
-* ``linear`` — as in the authors' published code: mean of the encoder's output tokens, one
-  ``Linear(D, C·H·W)``, reshape. Faithful, but that one layer holds most of the parameters.
+* ``linear`` — the authors' A_out: a mean over tokens, one ``Linear(D, C·H·W)``, reshape. In
+  their code it pools the MAE decoder's per-patch pixel predictions (in SleepNet too); here
+  the sleep connection pools the encoder's visible tokens (φ, as eq. 1 says) and the dream
+  connection the decoder's pixel predictions. That one layer holds most of the parameters.
 * ``grid`` — light: the patch tokens laid out on their grid, a 1×1 conv to C channels,
   batch norm, bilinear resize to H×W.
 """
@@ -99,8 +101,8 @@ class VisionSleepConnection(nn.Module):
         self.head_kind = head
         self.head = (LinearHead if head == "linear" else GridHead)(encoder.hidden_size, out_shape)
 
-    def forward(self, h: torch.Tensor, encoder: VisionEncoder) -> torch.Tensor:
-        encoded = encoder.encode(self.adapter(h))
+    def forward(self, h: torch.Tensor, encoder: VisionEncoder, block: int = 0) -> torch.Tensor:
+        encoded = encoder.encode(self.adapter(h), block)
         if self.head_kind == "linear":
             return self.head(encoded.tokens, encoded.visible)
         return self.head(tokens_to_grid(encoded.tokens))
@@ -137,8 +139,9 @@ class VisionDreamConnection(nn.Module):
         else:
             self.head = ReconstructionHead(out_shape)
 
-    def forward(self, h: torch.Tensor, encoder: VisionEncoder) -> tuple[torch.Tensor, torch.Tensor]:
-        dream = encoder.reconstruct(self.adapter(h))
+    def forward(self, h: torch.Tensor, encoder: VisionEncoder,
+                block: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        dream = encoder.reconstruct(self.adapter(h), block)
         if self.head_kind == "linear":
             return self.head(dream.patches), dream.image
         return self.head(dream.image), dream.image

@@ -1,8 +1,13 @@
-"""Each claim of the paper, checked against the reproduced runs.
+"""Each claim of the paper, judged on paired seeds with 95 % CIs and Holm's correction.
 
-A verdict is one of ``supported``, ``not supported`` or ``inconclusive`` (the difference is
-within seed noise: less than two standard errors), or ``not testable at this scale``. The
-rule is stated with each verdict, with the numbers it used, so a reader can disagree.
+Every model of a claim runs several seeds on one fixed test set, so a comparison "a beats b"
+is the paired difference over the seeds both ran (:func:`dreamlib.stats.paired_difference`)
+and a trend ("more blocks help", "a better chain helps") is the least-squares slope over the
+seed-level points (:func:`dreamlib.stats.slope`). The p-values of all testable claims form one
+family, adjusted with Holm's method; a verdict is ``supported`` or ``not supported`` only when
+the adjusted p-value is below ``ALPHA``, else ``inconclusive``. A claim without the runs to
+test it (fewer than two paired seeds, a cost ratio measured at another scale) is ``not
+testable at this scale``. The evidence column gives the numbers each verdict used.
 """
 
 from __future__ import annotations
@@ -13,182 +18,232 @@ import pandas as pd
 
 from . import paper
 from .config import DEFAULT_CHAIN
-from .report import frame, summarize
+from .experiments import MAIN_BLOCKS
+from .report import frame
+from .stats import judge, paired_difference, slope
 
-NOISE_SE = 2.0  # a difference counts when it exceeds this many standard errors
+ALPHA = 0.05  # family-wise error rate across the claims (Holm)
+NOT_TESTABLE = "not testable at this scale"
+MIN_PAIRS = 3  # paired seeds a comparison needs (two seeds give one degree of freedom)
+MIN_POINTS = 4  # seed-level points a slope needs (n - 2 >= 2 degrees of freedom) ...
+MIN_LEVELS = 3  # ... at this many distinct x values (two levels cannot show a trend's shape)
 
 
 def _select(df: pd.DataFrame, **fields) -> pd.DataFrame:
-    """The rows of ``df`` whose typed fields (task, method, blocks, variant) equal ``fields``."""
+    """The rows of ``df`` whose typed fields (task, method, blocks, variant, chain) match."""
     for name, value in fields.items():
         df = df[df[name] == value]
     return df
 
 
-def _stats(df: pd.DataFrame, **fields) -> tuple[float, float, int] | None:
-    """(mean, std, n) of the accuracy of the rows selected by ``fields``; None if none."""
+def seed_values(df: pd.DataFrame, **fields) -> pd.Series:
+    """Accuracy (points) per seed of the rows selected by ``fields``."""
     rows = _select(df, **fields)
-    if rows.empty:
+    return rows.groupby("seed")["accuracy"].mean()
+
+
+def paired(df: pd.DataFrame, a: dict, b: dict):
+    """Paired difference a − b over the seeds both selections ran; None below ``MIN_PAIRS``
+    (with fewer, a constant difference between two seeds would read as certainty)."""
+    left, right = seed_values(df, **a), seed_values(df, **b)
+    seeds = sorted(set(left.index) & set(right.index))
+    if len(seeds) < MIN_PAIRS:
         return None
-    values = rows["accuracy"]
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0, len(values)
+    return paired_difference(left[seeds].to_numpy(), right[seeds].to_numpy())
 
 
-def seed_noise(records: list[dict]) -> dict[str, float | None]:
-    """Per task, the pooled seed-to-seed standard deviation of accuracy (points) over the
-    entries run with several seeds: the noise a single-seed comparison is judged against."""
+def _points_slope(x: list[float], y: list[float]):
+    """Slope of y on x over seed-level points; None below ``MIN_POINTS`` points or
+    ``MIN_LEVELS`` distinct x values (three points on two levels fit a line exactly)."""
+    if len(x) < MIN_POINTS or len(set(x)) < MIN_LEVELS:
+        return None
+    return slope(x, y)
+
+
+def block_trend(df: pd.DataFrame, method: str):
+    """Slope of accuracy on the block count M over every (M, seed) run of ``method``."""
+    rows = _select(df, method=method)
+    return _points_slope(rows["blocks"].astype(float).tolist(), rows["accuracy"].tolist())
+
+
+def chain_trend(df: pd.DataFrame, task: str, method: str):
+    """Slope of ``method``'s accuracy on its chain's own accuracy (Fig 7), paired by chain and
+    seed: does a better chain alone give a better SleepNet/DreamNet?"""
+    part = _select(df, task=task)
+    base = part[part["method"] == "baseline"].groupby(["chain", "seed"])["accuracy"].mean()
+    ours = part[part["method"] == method].groupby(["chain", "seed"])["accuracy"].mean()
+    keys = sorted(set(base.index) & set(ours.index))
+    return _points_slope([base[k] for k in keys], [ours[k] for k in keys])
+
+
+def _describe(result, unit: str) -> str:
+    if result is None:
+        return (f"too few runs: a comparison needs {MIN_PAIRS} paired seeds, a trend "
+                f"{MIN_POINTS} runs over {MIN_LEVELS} levels")
+    return (f"{result.estimate:+.2f} {unit} [{result.low:+.2f}, {result.high:+.2f}], "
+            f"n={result.n}")
+
+
+def method_claims(records: list[dict], task: str) -> list[dict]:
+    """Tables 3/4: SleepNet and DreamNet beat the chain, DreamNet beats SleepNet, more blocks
+    help; and the control the paper lacks: SleepNet beats the encoder's features alone."""
     df = frame(records)
-    out: dict[str, float | None] = {}
-    for task, part in df.groupby("task"):
-        groups = [g["accuracy"] for _, g in part.groupby(["label", "method"]) if len(g) > 1]
-        dof = sum(len(g) - 1 for g in groups)
-        out[task] = math.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof) if dof else None
-    return out
-
-
-def compare(a: tuple | None, b: tuple | None, noise: float | None = None) -> tuple[str, str]:
-    """Verdict for 'a beats b' from (mean, std, n) of each, and the evidence in words.
-
-    Entries with several seeds use their own spread; single-seed entries use ``noise``, the
-    pooled seed spread of the same task. Without any noise estimate the verdict stays
-    inconclusive: one run each cannot separate a method from a lucky seed.
-    """
-    if a is None or b is None:
-        return "not testable at this scale", "runs missing"
-    diff = a[0] - b[0]
-    spread_a = a[1] if a[2] > 1 else noise
-    spread_b = b[1] if b[2] > 1 else noise
-    evidence = f"{a[0]:.1f} vs {b[0]:.1f} (diff {diff:+.1f} points, n={a[2]}/{b[2]}"
-    if spread_a is None or spread_b is None:
-        return "inconclusive", evidence + ", no seed-noise estimate)"
-    se = math.sqrt(spread_a ** 2 / a[2] + spread_b ** 2 / b[2])
-    evidence += f", {NOISE_SE:.0f} SE = {NOISE_SE * se:.1f})"
-    if abs(diff) <= NOISE_SE * se:
-        return "inconclusive", evidence
-    return ("supported" if diff > 0 else "not supported"), evidence
-
-
-def _count_wins(df, pairs: list[tuple[dict, dict]]) -> str:
-    """How many (a, b) selections have a higher mean accuracy for a, of those with both."""
-    wins = sum(1 for a, b in pairs
-               if _stats(df, **a) and _stats(df, **b) and _stats(df, **a)[0] > _stats(df, **b)[0])
-    return f"{wins}/{len(pairs)}"
-
-
-def method_claims(records: list[dict], task: str, baseline: str, noise: dict) -> list[dict]:
-    """DreamNet > SleepNet > baseline, and accuracy growing with M, on one task's table.
-
-    ``baseline`` names the chain-baseline row in words (e.g. "ResNet18"); the row itself is
-    the task's default chain alone (method "baseline", chain ``DEFAULT_CHAIN[task]``).
-    """
-    df = frame(records)
+    m = MAIN_BLOCKS
     base = {"method": "baseline", "chain": DEFAULT_CHAIN[task]}
-    out = []
-    dream, sleep = {"method": "dreamnet", "blocks": 2}, {"method": "sleepnet", "blocks": 2}
-    verdict, evidence = compare(_stats(df, **dream), _stats(df, **sleep), noise.get(task))
-    pairs = [({"method": "dreamnet", "blocks": m}, {"method": "sleepnet", "blocks": m})
-             for m in range(1, 5)]
-    out.append({"claim": f"DreamNet beats SleepNet ({task})", "verdict": verdict,
-                "evidence": f"M=2: {evidence}; DreamNet ahead at {_count_wins(df, pairs)} block counts"})
-    verdict, evidence = compare(_stats(df, **sleep), _stats(df, **base), noise.get(task))
-    pairs = [({"method": "sleepnet", "blocks": m}, base) for m in range(1, 5)]
-    out.append({"claim": f"SleepNet beats the chain baseline {baseline} ({task})",
-                "verdict": verdict,
-                "evidence": f"SleepNet-2 vs {baseline}: {evidence}; SleepNet-M ahead for {_count_wins(df, pairs)} M"})
-    for name in ("SleepNet", "DreamNet"):
-        means = [_stats(df, method=name.lower(), blocks=m) for m in range(1, 5)]
-        if any(m is None for m in means):
-            continue
-        values = [m[0] for m in means]
-        rho = pd.Series(values).corr(pd.Series(range(1, 5)), method="spearman")
-        rising = all(b >= a for a, b in zip(values, values[1:]))
-        falling_or_flat = rho <= 0
-        verdict = "supported" if rising else ("not supported" if falling_or_flat else "inconclusive")
-        out.append({"claim": f"{name} accuracy grows with the number of blocks ({task})",
-                    "verdict": verdict,
-                    "evidence": "M=1..4: " + ", ".join(f"{v:.1f}" for v in values)
-                                + f" (Spearman rho {rho:+.2f}; one seed per M except M=2)"})
-    return out
+    sleep, dream = {"method": "sleepnet", "blocks": m}, {"method": "dreamnet", "blocks": m}
+    control = {"method": "features"}
+    specs = [
+        (f"SleepNet-{m} beats the chain alone ({task})", paired(df, sleep, base)),
+        (f"DreamNet-{m} beats the chain alone ({task})", paired(df, dream, base)),
+        (f"DreamNet-{m} beats SleepNet-{m} ({task})", paired(df, dream, sleep)),
+        (f"SleepNet-{m} beats the encoder's features alone ({task}; our control)",
+         paired(df, sleep, control)),
+    ]
+    trends = [(f"SleepNet accuracy grows with M ({task})", block_trend(df, "sleepnet")),
+              (f"DreamNet accuracy grows with M ({task})", block_trend(df, "dreamnet"))]
+    return ([_claim(name, result) for name, result in specs]
+            + [_claim(name, result, unit="points per block") for name, result in trends])
 
 
 def chain_claims(records: list[dict]) -> list[dict]:
-    """Fig 7: a better chain gives a better SleepNet/DreamNet (rank correlation across chains)."""
-    s = summarize(frame(records), keys=("task", "variant", "method"))
-    out = []
-    for task in ("vision", "text"):
-        part = s[s["task"] == task]
-        base = part[part["method"] == "baseline"].set_index("variant")["accuracy"]
-        for method in ("SleepNet", "DreamNet"):
-            ours = (part[part["method"] == method.lower()].set_index("variant")["accuracy"]
-                    .reindex(base.index))
-            rho = base.corr(ours, method="spearman")
-            verdict = "supported" if rho > 0.5 else ("not supported" if rho < 0 else "inconclusive")
-            pairs = ", ".join(f"{c}: {base[c]:.1f}→{ours[c]:.1f}" for c in base.index)
-            out.append({"claim": f"better chain → better {method} ({task})", "verdict": verdict,
-                        "evidence": f"{pairs}; Spearman rho {rho:+.2f} over {len(base)} chains, one seed"})
-    return out
+    """Fig 7: a better chain alone gives a better SleepNet / DreamNet (slope over chains)."""
+    df = frame(records)
+    return [_claim(f"better chain → better {name} ({task})", chain_trend(df, task, method),
+                   unit="points per point")
+            for task in ("vision", "text") for method, name in (("sleepnet", "SleepNet"),
+                                                                ("dreamnet", "DreamNet"))]
 
 
-def encoder_claims(records: list[dict], noise: dict) -> list[dict]:
-    """Fig 8: a better (pre-trained, larger) encoder gives a better SleepNet/DreamNet."""
+def encoder_claims(records: list[dict]) -> list[dict]:
+    """Fig 8: a pre-trained encoder beats the same encoder untrained, paired by seed."""
     df = frame(records)
     out = []
     for task in ("vision", "text"):
-        part = df[df["task"] == task]
-        for method in ("SleepNet", "DreamNet"):
-            rows = part[part["method"] == method.lower()]
-            labels = list(dict.fromkeys(rows["variant"]))
-            if len(labels) < 2:
-                continue
-            first, last = _stats(rows, variant=labels[0]), _stats(rows, variant=labels[-1])
-            verdict, evidence = compare(last, first, noise.get(task))
-            out.append({"claim": f"better encoder → better {method} ({task})", "verdict": verdict,
-                        "evidence": f"{labels[-1]} vs {labels[0]}: {evidence}"})
+        for method, name in (("sleepnet", "SleepNet"), ("dreamnet", "DreamNet")):
+            rows = _select(df, task=task, method=method)
+            variants = list(dict.fromkeys(rows["variant"]))
+            untrained = [v for v in variants if "untrained" in v]
+            trained = [v for v in variants if v not in untrained]
+            result = None
+            if untrained and trained:
+                result = paired(rows, {"variant": trained[0]}, {"variant": untrained[0]})
+            out.append(_claim(f"a pre-trained encoder beats an untrained one ({name}, {task})",
+                              result))
     return out
 
 
-def freeze_claims(records: list[dict], noise: dict) -> list[dict]:
-    """Fig 9: a frozen encoder beats an unfrozen one."""
+def freeze_claims(records: list[dict]) -> list[dict]:
+    """Fig 9: a frozen encoder beats an unfrozen one, paired by seed."""
     df = frame(records)
-    out = []
-    for task in ("vision", "text"):
-        for method in ("SleepNet", "DreamNet"):
-            rows = _select(df, task=task, method=method.lower())
-            verdict, evidence = compare(_stats(rows, variant="frozen"),
-                                        _stats(rows, variant="unfrozen"),
-                                        noise.get(task))
-            out.append({"claim": f"frozen beats unfrozen ({method}, {task})", "verdict": verdict,
-                        "evidence": f"frozen vs unfrozen: {evidence}"})
-    return out
+    return [_claim(f"frozen beats unfrozen ({name}, {task})",
+                   paired(_select(df, task=task, method=method),
+                          {"variant": "frozen"}, {"variant": "unfrozen"}))
+            for task in ("vision", "text") for method, name in (("sleepnet", "SleepNet"),
+                                                                ("dreamnet", "DreamNet"))]
+
+
+def at_paper_scale(records: list[dict]) -> bool:
+    """Whether vision runs use the paper's dataset, input size and encoders (Table 5's scale)."""
+    configs = [r["config"] for r in records]
+    encoders = set(paper.PAPER_ENCODERS.values())
+    return bool(configs) and all(
+        c["dataset"] == paper.MAIN_DATASETS["vision"]
+        and c["model"]["image_size"] == paper.INPUT_SIZES["vision"]["image_size"]
+        and (c["model"]["model"] == "baseline" or c["model"]["encoder"] in encoders)
+        for c in configs)
 
 
 def efficiency_claims(records: list[dict]) -> list[dict]:
-    """Table 5: SleepNet ≈1.8× and DreamNet ≈4.0× ResNet18's time per epoch (CIFAR-100)."""
-    s = summarize(frame(records)).set_index("paper")["seconds_per_epoch"]
+    """Table 5: SleepNet ≈1.8× and DreamNet ≈4.0× ResNet18's time per epoch (CIFAR-100).
+
+    A cost ratio depends on the scale (image size, encoder size, hardware): it is judged only
+    when the runs use the paper's configuration (:func:`at_paper_scale`), else reported.
+    """
+    profile_matches_paper = at_paper_scale(records)
+    df = frame(records)
+    seconds = df.groupby("paper")["seconds_per_epoch"].mean()
     ratios = paper.table5_ratios()
     out = []
     for name in ("SleepNet", "DreamNet"):
-        if name not in s or "ResNet18" not in s:
-            continue
-        ours, theirs = s[name] / s["ResNet18"], ratios[name]["cifar100"]
-        verdict = "supported" if abs(ours / theirs - 1) <= 0.5 else "not supported"
-        out.append({"claim": f"{name} costs about {theirs:.1f}× ResNet18 per epoch",
-                    "verdict": verdict,
-                    "evidence": f"here {ours:.2f}× ({s[name]:.2f} s vs {s['ResNet18']:.2f} s per epoch); "
-                                "rule: within ±50% of the paper's ratio; the small chain here makes "
-                                "the encoder's share larger than at 224 px"})
+        theirs = ratios[name]["cifar100"]
+        ours = seconds.get(name, math.nan) / seconds.get("ResNet18", math.nan)
+        row = {"claim": f"{name} costs about {theirs:.1f}× ResNet18 per epoch",
+               "verdict": NOT_TESTABLE, "estimate": ours, "low": math.nan, "high": math.nan,
+               "p_value": math.nan, "p_holm": math.nan, "n": 1,
+               "evidence": f"here {ours:.2f}× at this profile's scale (the paper: {theirs:.2f}× "
+                           "on CIFAR-100 at 224 px with ViT-B/MAE-B)"}
+        if profile_matches_paper:
+            row["verdict"] = "supported" if abs(ours / theirs - 1) <= 0.5 else "not supported"
+            row["evidence"] += "; rule: within ±50 % of the paper's ratio"
+        out.append(row)
     return out
 
 
-def claims_markdown(claims: list[dict], profile: str, counts: list[dict]) -> str:
-    """``results/claims.md``: verdicts, then the paper's own inconsistencies."""
+def _claim(name: str, result, unit: str = "points") -> dict:
+    """A claim row before the family's adjustment (see :func:`judge_all`)."""
+    return {"claim": name, "result": result, "unit": unit}
+
+
+def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
+    """Verdicts for every claim row, Holm-adjusted across the testable ones."""
+    testable = {c["claim"]: c["result"] for c in claims if c.get("result") is not None}
+    verdicts = judge(testable, alpha)
+    out = []
+    for c in claims:
+        if "result" not in c:  # already judged (efficiency)
+            out.append(c)
+            continue
+        result, v = c["result"], verdicts.get(c["claim"])
+        if v is None:
+            out.append({"claim": c["claim"], "verdict": NOT_TESTABLE, "estimate": math.nan,
+                        "low": math.nan, "high": math.nan, "p_value": math.nan,
+                        "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"])})
+            continue
+        out.append({"claim": c["claim"], "verdict": v.verdict, "estimate": v.estimate,
+                    "low": v.low, "high": v.high, "p_value": v.p_value, "p_holm": v.adjusted_p,
+                    "n": result.n, "evidence": _describe(result, c["unit"])})
+    return out
+
+
+def what_we_see(judged: list[dict]) -> str:
+    """A notebook's closing "what we see", written from its judged claims (Markdown), so that
+    it never goes stale: one line per claim with its effect, CI and verdict."""
+    lines = []
+    for c in judged:
+        if c["verdict"] == NOT_TESTABLE:
+            lines.append(f"- {c['claim']}: not testable here ({c['evidence']}).")
+            continue
+        lines.append(f"- {c['claim']}: {c['evidence']} → **{c['verdict']}**"
+                     + ("" if math.isnan(c["p_holm"]) else f" (Holm-adjusted p = {c['p_holm']:.3g})")
+                     + ".")
+    note = ("Holm's adjustment here covers this notebook's claims; notebook 10 adjusts over all "
+            "the paper's claims at once.")
+    return "\n".join(lines + ["", note])
+
+
+def claims_table(judged: list[dict]) -> pd.DataFrame:
+    """The verdict table (one row per claim) as shown in notebook 10 and claims.md."""
+    return pd.DataFrame([{
+        "Claim": c["claim"], "Verdict": c["verdict"],
+        "Effect [95 % CI]": c["evidence"],
+        "p (Holm)": "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}",
+    } for c in judged])
+
+
+def claims_markdown(judged: list[dict], profile: str, counts: list[dict]) -> str:
+    """``results/claims.md``: verdicts, parameter counts, then the paper's own inconsistencies."""
     lines = [f"# The paper's claims, reproduced (profile `{profile}`)", "",
-             f"Rule: a difference counts when it exceeds {NOISE_SE:.0f} standard errors. Entries "
-             "run with several seeds use their own spread; single-seed entries use the pooled "
-             "seed-to-seed spread of the same task's multi-seed rows. Trends over blocks or "
-             "chains use Spearman's rank correlation (one seed per point).", "",
-             "| Claim | Verdict | Evidence |", "|---|---|---|"]
-    lines += [f"| {c['claim']} | **{c['verdict']}** | {c['evidence']} |" for c in claims]
+             "Rule: every model runs several seeds on one fixed test set; a comparison is the "
+             "paired difference over seeds (mean and t-based 95 % CI, in accuracy points), a "
+             "trend is the least-squares slope over the seed-level points. The p-values of all "
+             f"testable claims are adjusted together with Holm's method; a verdict is "
+             f"*supported* or *not supported* only when the adjusted p-value is below {ALPHA}, "
+             "else *inconclusive*.", "",
+             "| Claim | Verdict | Effect [95 % CI] | p | p (Holm) |", "|---|---|---|---|---|"]
+    for c in judged:
+        p = "" if math.isnan(c["p_value"]) else f"{c['p_value']:.3g}"
+        p_holm = "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}"
+        lines.append(f"| {c['claim']} | **{c['verdict']}** | {c['evidence']} | {p} | {p_holm} |")
     lines += ["", "## Parameter counts: paper, authors' code, and this implementation", "",
               "| Model | Paper | Authors' code | Built here (params) | Built here (encoder) |",
               "|---|---|---|---|---|"]
@@ -199,7 +254,9 @@ def claims_markdown(claims: list[dict], profile: str, counts: list[dict]) -> str
               f"(paper: 733M), of which {facts['dreamnet_unused_linear_params']:,} sit in a "
               "Linear(768, 128·56·56) that is defined but never called and "
               f"{facts['mae_params']:,} are the frozen MAE-base; their SleepNet file holds "
-              f"{facts['sleepnet_params']:,} against the paper's 272M.", "",
+              f"{facts['sleepnet_params']:,} against the paper's 272M, without the MAE, which "
+              "it keeps as a module-level global (not a registered submodule) so that neither "
+              "the optimiser nor the parameter count sees it.", "",
               "## Inconsistencies inside the paper", ""]
     lines += [f"- **{i['id']}** ({i['where']}): {i['what']}" for i in paper.INCONSISTENCIES]
     return "\n".join(lines) + "\n"

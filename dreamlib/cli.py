@@ -1,8 +1,10 @@
 """``python -m dreamlib COMMAND``: count, train, pretrain, bench and reproduce SleepNet / DreamNet.
 
 Bad input never shows a traceback: it prints one line naming the culprit and the fix and
-exits with status 2 (``--debug`` shows the full traceback instead). A full disk, a missing
-write permission or a read-only output folder is one line too (naming the file), status 74.
+exits with status 2 (``--debug`` shows the full traceback instead). Arguments are checked
+against the dataset and the model before anything is written (:mod:`dreamlib.validate`). An
+operating-system error on a path (a full disk, a missing write permission, a read-only mount,
+a path under a regular file or in ``/proc``) is one line too (naming the path), status 74.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import sys
 
 from .config import HEADS, MODELS, TASKS, ModelConfig
-from .errors import DreamlibError, write_error_message
+from .errors import ConfigError, DreamlibError, write_error_message
 
 EXIT_USER_ERROR = 2
 EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the input was fine, the disk refused the output
@@ -52,8 +54,12 @@ def model_overrides(args: argparse.Namespace) -> dict:
             if getattr(args, flag, None) is not None}
 
 
-def model_config(args: argparse.Namespace) -> ModelConfig:
-    return ModelConfig(**model_overrides(args)).resolved()
+def model_config(args: argparse.Namespace, training: bool = False) -> ModelConfig:
+    """The model the flags ask for, checked against what the model can take
+    (:func:`dreamlib.validate.check_model`: sizes, channels, memory) before it is built."""
+    from .validate import check_model
+
+    return check_model(ModelConfig(**model_overrides(args)), training=training)
 
 
 def cmd_count(args: argparse.Namespace) -> int:
@@ -74,7 +80,9 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder-lr", type=float, help="learning rate of an unfrozen encoder")
     parser.add_argument("--max-train", type=int, help="use a stratified subset of the training split")
     parser.add_argument("--max-test", type=int, help="use a stratified subset of the test split")
-    parser.add_argument("--pretrain-epochs", type=int, help="self-supervised epochs of mae-small/mlm-small")
+    parser.add_argument("--untrained", dest="pretrained", action="store_false", default=None,
+                        help="mae-small/mlm-small randomly initialised instead of their shipped "
+                             "pre-trained weights (the ablation)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="turn off RandAugment/MixUp (vision) and word edits (text)")
@@ -84,7 +92,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 
 RUN_FLAG_FIELDS = ("dataset", "epochs", "batch_size", "lr", "encoder_lr", "max_train", "max_test",
-                   "pretrain_epochs", "precision", "augment", "seed", "data_dir", "eval_every")
+                   "pretrained", "precision", "augment", "seed", "data_dir", "eval_every")
 
 
 def run_config(args: argparse.Namespace):
@@ -98,25 +106,37 @@ def run_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import METRICS_FILE, check_metrics
     from .train import train_run
 
     metrics = train_run(run_config(args), args.out, progress=not args.quiet)
     keys = ("accuracy", "train_loss", "params", "trainable_params", "flops", "seconds_per_epoch")
+    check_metrics(metrics, os.path.join(args.out, METRICS_FILE), keys)  # a damaged reused run
     if os.environ.get("RANK", "0") == "0":  # one line per run, not per process
         print(json.dumps({k: metrics[k] for k in keys}))
     return 0
 
 
-def cmd_pretrain(args: argparse.Namespace) -> int:
-    from .pretrain import PretrainConfig, pretrain, pretrain_losses
+PRETRAIN_FLAG_FIELDS = ("dataset", "epochs", "patience", "max_items", "heldout", "seq_len",
+                        "batch_size", "lr", "weight_decay", "warmup", "seed")
 
-    fields = {k: getattr(args, k) for k in ("epochs", "max_items", "seq_len", "batch_size", "seed")
-              if getattr(args, k) is not None}
-    if args.dataset is None:
-        args.dataset = "fashion-mnist" if args.encoder == "mae-small" else "fortunes"
-    folder = pretrain(PretrainConfig(encoder=args.encoder, dataset=args.dataset, **fields),
-                      args.data_dir)
-    print(json.dumps({"folder": str(folder), "losses": pretrain_losses(folder)}))
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    """Regenerate a shipped encoder: its recipe (dreamlib.pretrain.RECIPES), changed by the
+    flags given; other settings than the recipe's need --out (never the shipped weights)."""
+    import dataclasses
+
+    from .pretrain import DEFAULT_THREADS, RECIPES, manifest_entry, pretrain
+
+    fields = {k: getattr(args, k) for k in PRETRAIN_FLAG_FIELDS if getattr(args, k) is not None}
+    cfg = dataclasses.replace(RECIPES[args.encoder], **fields)
+    threads = DEFAULT_THREADS if args.threads is None else args.threads
+    folder = pretrain(cfg, args.out, args.data_dir, threads=threads)
+    entry = manifest_entry(args.encoder, folder.parent)
+    keys = ("best_epoch", "best_heldout_loss", "heldout_accuracy", "stopped", "wall_seconds")
+    print(json.dumps({"folder": str(folder), **{k: entry[k] for k in keys if k in entry},
+                      "heldout_losses": [row["heldout_loss"] for row in entry["curve"]],
+                      "files": {name: info["sha256"] for name, info in entry["files"].items()}}))
     return 0
 
 
@@ -137,9 +157,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench
+    from .validate import check_bench
 
-    result = bench(model_config(args), args.batch_size, args.steps, args.warmup, args.precision,
-                   args.compile, args.device, args.channels_last)
+    check_bench(args.batch_size, args.steps, args.warmup)
+    result = bench(model_config(args, training=True), args.batch_size, args.steps, args.warmup,
+                   args.precision, args.compile, args.device, args.channels_last)
     print(json.dumps(result))
     return 0
 
@@ -181,16 +203,52 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--runs-dir", help="run store (default: <output-dir>/results/runs)")
     rep.add_argument("--data-dir", help="folder holding the datasets in their standard layouts")
 
-    pre = command("pretrain", cmd_pretrain, "self-supervised pre-training of an embedded encoder")
-    pre.add_argument("--encoder", required=True, choices=("mae-small", "mlm-small"))
-    pre.add_argument("--dataset")
+    pre = command("pretrain", cmd_pretrain,
+                  "regenerate a shipped pre-trained encoder (dreamlib/weights) from its recipe")
+    pre.add_argument("--encoder", required=True, choices=("mae-small", "mlm-small", "minilm-head"))
+    pre.add_argument("--out", help="folder for <encoder>/ and MANIFEST.json (default: the shipped "
+                                   "weights, dreamlib/weights or $DREAMLIB_WEIGHTS)")
+    pre.add_argument("--threads", type=int,
+                     help="torch threads (default 1; recorded: the same count on the same machine "
+                          "gives bit-identical weights)")
+    pre.add_argument("--dataset", help="training split to pre-train on (default: the recipe's)")
     pre.add_argument("--data-dir")
-    pre.add_argument("--epochs", type=int)
-    pre.add_argument("--max-items", type=int)
+    pre.add_argument("--epochs", type=int, help="most epochs (early stopping may end sooner)")
+    pre.add_argument("--patience", type=int, help="epochs without held-out improvement to stop")
+    pre.add_argument("--max-items", type=int, help="a stratified subset of the training split")
+    pre.add_argument("--heldout", type=int, help="training examples held out for the held-out loss")
     pre.add_argument("--seq-len", type=int)
     pre.add_argument("--batch-size", type=int)
+    pre.add_argument("--lr", type=float)
+    pre.add_argument("--weight-decay", type=float)
+    pre.add_argument("--warmup", type=float, help="fraction of the steps with a linear warm-up")
     pre.add_argument("--seed", type=int)
     return parser
+
+
+def check_text_flags(args: argparse.Namespace) -> None:
+    """Text values no command can use: empty (``--out ""`` would mean the current folder,
+    ``--only ""`` every notebook) or holding a NUL byte (no path can)."""
+    for name, value in sorted(vars(args).items()):
+        if not isinstance(value, str) or name == "command":
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not value.strip():
+            raise ConfigError(f"{flag} is empty; pass a value, or leave an optional flag out "
+                              "(see --help)")
+        if "\0" in value:
+            raise ConfigError(f"{flag} {value!r} holds a NUL byte, which no name or path can; "
+                              "remove it")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator failure (CPU or GPU): fixed by smaller sizes, not code."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return type(exc).__name__ == "OutOfMemoryError" or any(
+        marker in text for marker in ("can't allocate memory", "out of memory",
+                                      "not enough memory"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,18 +261,26 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
     try:
+        check_text_flags(args)
         return int(args.func(args) or 0)
     except DreamlibError as exc:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except OSError as exc:  # a full disk, no permission, a read-only mount: fixed by the user
+    except OSError as exc:  # a full disk, no permission, a path the user gave: fixed by the user
         message = write_error_message(exc)
         if debug or message is None:
             raise
         print(f"error: {message}", file=sys.stderr)
         return EXIT_IO_ERROR
+    except (RuntimeError, MemoryError) as exc:
+        if debug or not out_of_memory(exc):
+            raise
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        print(f"error: out of memory ({reason}); lower --batch-size, --width, --image-size, "
+              "--seq-len or --num-classes", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

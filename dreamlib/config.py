@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .errors import ConfigError, choice_error
 
 TASKS = ("vision", "text")
-MODELS = ("sleepnet", "dreamnet", "baseline", "finetune")
+MODELS = ("sleepnet", "dreamnet", "baseline", "finetune", "features")
 HEADS = ("linear", "grid")
 VISION_CHAINS = ("resnet18", "resnet34", "resnet50")
 TEXT_CHAINS = ("lstm", "lstm-1", "lstm-2", "lstm-3", "lstm-4", "wordcnn", "charcnn")
@@ -43,7 +43,8 @@ class ModelConfig:
     """
 
     task: str = "vision"  # "vision" | "text"
-    model: str = "sleepnet"  # "sleepnet" | "dreamnet" | "baseline" (chain only) | "finetune" (encoder only)
+    model: str = "sleepnet"  # "sleepnet" | "dreamnet" | "baseline" (chain only) | "finetune"
+    # (encoder only) | "features" (control: chain + the encoder's features of the input at the head)
     chain: str | None = None  # resnet18/34/50 (vision), lstm[-k]/wordcnn/charcnn (text)
     blocks: int = 2  # M, number of sleep/dream blocks (1..4)
     encoder: str | None = None  # hub name, local folder, "mae-small", "mlm-small", "minilm"
@@ -69,6 +70,9 @@ class ModelConfig:
             raise choice_error(f"{self.task} chain", chain, chains)
         if self.head not in HEADS:
             raise choice_error("head", self.head, HEADS)
+        if self.model == "features" and chain == "charcnn":
+            raise ConfigError("the encoder-features control reads the chain's token ids with the "
+                              "encoder, but charcnn reads bytes; use --chain lstm or wordcnn")
         if self.model in ("sleepnet", "dreamnet"):
             _check_blocks(self.blocks, chain)
         if self.num_classes < 2:
@@ -117,6 +121,8 @@ class ModelConfig:
             return self.chain or DEFAULT_CHAIN[self.task]
         if self.model == "finetune":
             return f"{self.encoder} (fine-tuned)"
+        if self.model == "features":
+            return f"{self.chain} + {self.encoder} features"
         name = {"sleepnet": "SleepNet", "dreamnet": "DreamNet"}[self.model]
         return f"{name}-{self.blocks} ({self.encoder}, {self.head})"
 

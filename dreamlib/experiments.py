@@ -28,7 +28,8 @@ from .runs import RunConfig
 MAIN_BLOCKS = 2  # the block count of the multi-seed comparison and of the ablations
 ALL_BLOCKS = (1, 2, 3, 4)  # the paper's SleepNet-M / DreamNet-M
 METHOD_GROUPS = {"baseline": "Chain only", "finetune": "Fine-tuned encoder",
-                 "sleepnet": "SleepNet", "dreamnet": "DreamNet"}  # display group of a method
+                 "features": "Encoder features only", "sleepnet": "SleepNet",
+                 "dreamnet": "DreamNet"}  # display group of a method
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _run(profile: str, task: str, seed: int = 0, **model) -> RunConfig:
         model["encoder"] = settings["encoders"][(task, kind)]
     if kind in ("sleepnet", "dreamnet"):
         model.setdefault("head", settings["head"])
-    run = {k: model.pop(k) for k in ("pretrain_epochs",) if k in model}
+    run = {k: model.pop(k) for k in ("pretrained",) if k in model}
     return make_run_config(profile, task, model=model, seed=seed, **run)
 
 
@@ -86,35 +87,52 @@ def main_seeds(profile: str) -> tuple[int, ...]:
     return tuple(grid_settings(profile)["main_seeds"])
 
 
-def _method_rows(profile: str, task: str, chain: str, blocks, seeds) -> list[Entry]:
+def curve_seeds(profile: str) -> tuple[int, ...]:
+    """Seeds of each point of a curve (block counts, chains), in ``profile``."""
+    return tuple(grid_settings(profile)["curve_seeds"])
+
+
+def _method_rows(profile: str, task: str, chain: str, blocks, seeds, other_seeds) -> list[Entry]:
     """SleepNet-M and DreamNet-M on ``chain`` for each M in ``blocks``; M = MAIN_BLOCKS gets
-    ``seeds``, the others one seed."""
+    ``seeds``, the other block counts ``other_seeds``."""
     rows = []
     for kind in ("sleepnet", "dreamnet"):
         for m in blocks:
-            for seed in (seeds if m == MAIN_BLOCKS else seeds[:1]):
+            for seed in (seeds if m == MAIN_BLOCKS else other_seeds):
                 cfg = _run(profile, task, seed, model=kind, chain=chain, blocks=m)
                 name = f"{METHOD_GROUPS[kind]}-{m}"
                 rows.append(Entry(name, cfg, paper=name))
     return rows
 
 
-def table3_vision(profile: str, seeds=None, blocks=ALL_BLOCKS) -> list[Entry]:
-    """Table 3: ResNet18, a fine-tuned MAE, SleepNet-M and DreamNet-M (vision).
+def _control_rows(profile: str, task: str, chain: str, seeds) -> list[Entry]:
+    """The "encoder features only" control on ``chain``, with ``seeds`` (not in the paper)."""
+    return [Entry(f"{chain} + encoder features", _run(profile, task, seed, model="features",
+                                                     chain=chain)) for seed in seeds]
 
-    ``seeds`` (default: the profile's main seeds) go to ResNet18 and M = MAIN_BLOCKS.
+
+def table3_vision(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list[Entry]:
+    """Table 3: ResNet18, a fine-tuned MAE, the encoder-features control, SleepNet-M and
+    DreamNet-M (vision).
+
+    ``seeds`` (default: the profile's main seeds) go to ResNet18, the control and
+    M = MAIN_BLOCKS; the other block counts get ``curve`` (default: the curve seeds).
     """
     seeds = tuple(seeds or main_seeds(profile))
+    curve = tuple(curve or curve_seeds(profile))
     rows = [Entry("ResNet18", _run(profile, "vision", seed, model="baseline", chain="resnet18"),
                   paper="ResNet18") for seed in seeds]
     rows.append(Entry("MAE (fine-tuned)", _run(profile, "vision", model="finetune"),
                       paper="MAE-base"))
-    return rows + _method_rows(profile, "vision", "resnet18", blocks, seeds)
+    rows += _control_rows(profile, "vision", "resnet18", seeds)
+    return rows + _method_rows(profile, "vision", "resnet18", blocks, seeds, curve)
 
 
-def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS) -> list[Entry]:
-    """Table 4: LSTM-4, LSTM-2, WordCNN, a fine-tuned masked LM, SleepNet-M, DreamNet-M (text)."""
+def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list[Entry]:
+    """Table 4: LSTM-4, LSTM-2, WordCNN, a fine-tuned masked LM, the encoder-features control,
+    SleepNet-M, DreamNet-M (text). Seeds as in :func:`table3_vision`."""
     seeds = tuple(seeds or main_seeds(profile))
+    curve = tuple(curve or curve_seeds(profile))
     rows = [Entry("LSTM-4", _run(profile, "text", seed, model="baseline", chain="lstm"),
                   paper="LSTM-4") for seed in seeds]
     rows += [Entry("LSTM-2", _run(profile, "text", model="baseline", chain="lstm-2"),
@@ -123,22 +141,26 @@ def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS) -> list[Entry]:
                    paper="WordCNN"),
              Entry("Masked LM (fine-tuned)", _run(profile, "text", model="finetune"),
                    paper="RoBERTa-base")]
-    return rows + _method_rows(profile, "text", "lstm", blocks, seeds)
+    rows += _control_rows(profile, "text", "lstm", seeds)
+    return rows + _method_rows(profile, "text", "lstm", blocks, seeds, curve)
 
 
-def fig7_chains(profile: str, chains=None) -> list[Entry]:
+def fig7_chains(profile: str, chains=None, seeds=None) -> list[Entry]:
     """Fig 7: each chain alone, and as SleepNet-2 / DreamNet-2 (vision and text).
 
-    ``chains``: {task: chain names}, default the paper's (``paper.FIG7_CHAINS``).
+    ``chains``: {task: chain names}, default the paper's (``paper.FIG7_CHAINS``); ``seeds``:
+    default the profile's curve seeds.
     """
     chains = chains or paper.FIG7_CHAINS
+    seeds = tuple(seeds or curve_seeds(profile))
     rows = []
     for task, names in chains.items():
         for chain in names:
             for kind in ("baseline", "sleepnet", "dreamnet"):
                 extra = {} if kind == "baseline" else {"blocks": MAIN_BLOCKS}
-                cfg = _run(profile, task, model=kind, chain=chain, **extra)
-                rows.append(Entry(chain, cfg, variant=chain))
+                for seed in seeds:
+                    cfg = _run(profile, task, seed, model=kind, chain=chain, **extra)
+                    rows.append(Entry(chain, cfg, variant=chain))
     return rows
 
 
@@ -146,36 +168,42 @@ def _default_chain(task: str) -> str:
     return "resnet18" if task == "vision" else "lstm"
 
 
-def fig8_encoders(profile: str, tasks=("vision", "text")) -> list[Entry]:
+def fig8_encoders(profile: str, tasks=("vision", "text"), seeds=None) -> list[Entry]:
     """Fig 8: SleepNet-2 / DreamNet-2 with encoders of increasing quality.
 
     The variants come from the profile: at CPU scale the same small autoencoder untrained
-    (pretrain_epochs = 0) and pre-trained, plus the packaged MiniLM for text SleepNet; at
+    (``pretrained=False``) and pre-trained, plus the packaged MiniLM for text SleepNet; at
     paper scale the hub encoders base vs large.
     """
     variants = grid_settings(profile)["encoder_variants"]
+    seeds = tuple(seeds or main_seeds(profile))
     rows = []
     for task in tasks:
         chain = _default_chain(task)
-        rows.append(Entry("chain only", _run(profile, task, model="baseline", chain=chain),
-                          variant="chain only"))
+        rows += [Entry("chain only", _run(profile, task, seed, model="baseline", chain=chain),
+                       variant="chain only") for seed in seeds]
         for kind in ("sleepnet", "dreamnet"):
             for label, fields in variants[(task, kind)]:
-                cfg = _run(profile, task, model=kind, chain=chain, blocks=MAIN_BLOCKS, **fields)
-                rows.append(Entry(label, cfg, variant=label))
+                for seed in seeds:
+                    cfg = _run(profile, task, seed, model=kind, chain=chain, blocks=MAIN_BLOCKS,
+                               **dict(fields))
+                    rows.append(Entry(label, cfg, variant=label))
     return rows
 
 
-def fig9_freeze(profile: str, tasks=("vision", "text")) -> list[Entry]:
-    """Fig 9: SleepNet-2 / DreamNet-2 with the encoder frozen (default) vs unfrozen."""
+def fig9_freeze(profile: str, tasks=("vision", "text"), seeds=None) -> list[Entry]:
+    """Fig 9: SleepNet-2 / DreamNet-2 with the encoder frozen (default) vs unfrozen (its own
+    learning rate ``encoder_lr``), paired by seed."""
+    seeds = tuple(seeds or main_seeds(profile))
     rows = []
     for task in tasks:
         for kind in ("sleepnet", "dreamnet"):
             for unfrozen in (False, True):
-                cfg = _run(profile, task, model=kind, chain=_default_chain(task),
-                           blocks=MAIN_BLOCKS, unfrozen=unfrozen)
                 name = "unfrozen" if unfrozen else "frozen"
-                rows.append(Entry(name, cfg, variant=name))
+                for seed in seeds:
+                    cfg = _run(profile, task, seed, model=kind, chain=_default_chain(task),
+                               blocks=MAIN_BLOCKS, unfrozen=unfrozen)
+                    rows.append(Entry(name, cfg, variant=name))
     return rows
 
 
@@ -214,22 +242,47 @@ GRIDS = {
 }
 
 
+# The grids each numbered notebook trains or reads (the plan of `python -m dreamlib reproduce`).
+NOTEBOOK_GRIDS = {
+    "02": ("table3_vision",), "03": ("table4_text",), "04": ("table3_vision", "table4_text"),
+    "05": ("fig7_chains",), "06": ("fig8_encoders",), "07": ("fig9_freeze",),
+    "08": ("table5_efficiency",), "09": ("dreams",), "10": tuple(GRIDS),
+}
+
+
 def all_entries(profile: str) -> list[Entry]:
     return [entry for grid in GRIDS.values() for entry in grid(profile)]
 
 
+def reference_accuracies(profile: str, task: str, data_dir: str | None = None) -> dict:
+    """Non-neural reference rows on the profile's own split (the test set every model uses):
+    the majority class, and for text TF-IDF + logistic regression. {label: accuracy 0-1}."""
+    from .references import majority_accuracy, tfidf_accuracy
+
+    cfg = _run(profile, task, model="baseline")
+    split = (cfg.dataset, data_dir, cfg.max_train, cfg.max_test)
+    out = {"Majority class": majority_accuracy(*split)}
+    if task == "text":
+        out["TF-IDF + logistic regression"] = tfidf_accuracy(*split)
+    return out
+
+
 def pretrained_encoders(profile: str, data_dir: str | None = None, log=print) -> dict:
-    """The embedded autoencoders the runs of ``profile`` use: {name: (folder, losses)}.
+    """The shipped pre-trained autoencoders the runs of ``profile`` use: {name: (folder,
+    held-out loss per epoch)}, each folder verified against dreamlib/weights/MANIFEST.json;
+    nothing is trained here (train and held-out curves: ``dreamlib.pretrain.shipped_curves``).
 
     Empty where the profile's encoders come pre-trained from the hub (paper profile).
     """
-    from .pretrain import pretrain, pretrain_losses
-    from .train import pretrain_config
+    from pathlib import Path
+
+    from .pretrain import pretrain_losses
+    from .train import resolve_encoder_source
 
     out = {}
     for task in ("vision", "text"):
         cfg = dataclasses.replace(_run(profile, task, model="dreamnet"), data_dir=data_dir)
-        if cfg.model.encoder in EMBEDDED_ENCODERS:
-            folder = pretrain(pretrain_config(cfg), data_dir, log=log)
-            out[cfg.model.encoder] = (folder, pretrain_losses(folder))
+        source = resolve_encoder_source(cfg, log=log)
+        if source is not None and cfg.model.encoder in EMBEDDED_ENCODERS:
+            out[cfg.model.encoder] = (Path(source), pretrain_losses(cfg.model.encoder))
     return out

@@ -441,14 +441,25 @@ AUTHOR_CODE_FACTS: dict[str, Any] = {
     "mae_class": "ViTMAEForPreTraining",
     "mae_params": 111_907_840,
     "encoder_frozen": True,
-    "sleepnet_params": 463_274_989,
+    "sleepnet_params": 463_274_989,  # without the MAE: see sleepnet_mae_registered
     "sleepnet_params_paper_m": 272,
+    # Their SleepNet file keeps the MAE as a module-level global, not a registered submodule:
+    # the optimiser never sees it (frozen by construction) and their count leaves it out.
+    "sleepnet_mae_registered": False,
+    # Their SleepNet, like their DreamNet, calls the full ViTMAEForPreTraining (decoder output,
+    # unlike eq. 1's encoder), with one connection (one Linear) per block; only DreamNet shares
+    # one connection across its blocks.
+    "sleepnet_calls_decoder": True,
+    "sleepnet_connection_per_block": True,
     # The connection.
     "a_in": "bilinear upsample to 224x224, then 1x1 conv to 3 channels",
     "a_in_image_size": 224,
     "encoder_masking": "default random masking of ViTMAE left on",
     "mae_mask_ratio": 0.75,
-    "a_out": "mean over output tokens -> Linear(768, C*56*56) -> reshape to (C, 56, 56)",
+    # A_out pools the MAE *decoder's* pixel predictions (.logits: 16*16*3 = 768 values per
+    # patch), not the encoder's tokens, before the one large Linear.
+    "a_out": "mean over patches of the MAE decoder's pixel predictions (.logits, 768 per patch) "
+             "-> Linear(768, C*56*56) -> reshape to (C, 56, 56)",
     "a_out_hidden": 768,
     "a_out_spatial": 56,
     # DreamNet specifics.
@@ -456,9 +467,13 @@ AUTHOR_CODE_FACTS: dict[str, Any] = {
     "dreamnet_blocks_sharing_connection": 3,
     "dreamnet_reconstructions_averaged": 3,
     "dreamnet_dream_path": "second stem + extra chain blocks (compressor), added to chain output",
-    # Optimisation.
+    # Optimisation: their trainer's settings, which differ from the paper's section 4.1
+    # (lr 0.005, eps 1e-5, RandAugment + MixUp; see TRAINING_PROTOCOL and AUGMENTATION).
     "optimizer": "Adam",
-    "warmup": {"kind": "linear", "fraction_of_epochs": 0.10},
+    "warmup": {"kind": "linear", "fraction_of_epochs": 0.10, "then": "constant"},
+    "trainer": {"lr": 2e-3, "eps": 1e-8, "batch_size": 16, "epochs": 30,
+                "transforms": "Resize(224) + Normalize(0.5, 0.5)",
+                "randaugment": False, "mixup": False},
 }
 
 # ---------------------------------------------------------------------------------------

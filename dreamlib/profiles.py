@@ -24,18 +24,18 @@ from .runs import RunConfig
 PROFILES: dict[str, dict[str, dict]] = {
     "smoke": {
         "vision": {"dataset": "digits", "epochs": 2, "batch_size": 64, "max_train": 256,
-                   "max_test": 128, "pretrain_epochs": 1, "eval_every": 2,
+                   "max_test": 128, "eval_every": 2,
                    "model": {"image_size": 16, "width": 8, "in_channels": 1}},
         "text": {"dataset": "fortunes", "epochs": 2, "batch_size": 64, "max_train": 128,
-                 "max_test": 64, "pretrain_epochs": 1, "eval_every": 2,
+                 "max_test": 64, "eval_every": 2,
                  "model": {"seq_len": 16, "width": 16}},
     },
     "default": {
         "vision": {"dataset": "fashion-mnist", "epochs": 3, "batch_size": 128, "max_train": 3000,
-                   "max_test": 1000, "pretrain_epochs": 5, "eval_every": 3,
+                   "max_test": 1000, "eval_every": 3,
                    "model": {"image_size": 28, "width": 8, "in_channels": 1}},
         "text": {"dataset": "fortunes", "epochs": 4, "batch_size": 64, "max_train": 500,
-                 "max_test": 300, "pretrain_epochs": 5, "eval_every": 4,
+                 "max_test": 300, "eval_every": 4,
                  "model": {"seq_len": 24, "width": 32}},
     },
     "paper": {
@@ -53,9 +53,9 @@ PROFILES: dict[str, dict[str, dict]] = {
 }
 
 # Fig 8 at CPU scale: the same small autoencoder untrained and pre-trained; text SleepNet adds
-# the packaged real pre-trained MiniLM (22.7M parameters; it has no LM head for DreamNet).
+# the packaged real pre-trained MiniLM (22.7M parameters; SleepNet only, to keep the CPU budget).
 _EMBEDDED_VARIANTS = {
-    (task, kind): [(f"{small} untrained", {"encoder": small, "pretrain_epochs": 0}),
+    (task, kind): [(f"{small} untrained", {"encoder": small, "pretrained": False}),
                    (f"{small} pre-trained", {"encoder": small})]
     + ([("minilm (pre-trained, 22.7M)", {"encoder": "minilm"})]
        if (task, kind) == ("text", "sleepnet") else [])
@@ -66,17 +66,21 @@ _EMBEDDED_VARIANTS = {
 _HUB_VARIANTS = {key: [(name.split("/")[-1], {"encoder": name}) for name in names]
                  for key, names in paper.ENCODER_SIZES.items()}
 
-#: What the experiment grids take from a profile besides run defaults: seeds of the rows a
-#: claim is judged on, the connection head, each method's encoder (empty: the model
-#: config's default, an embedded encoder), Fig 8's encoder variants, and whether its outputs
-#: are the results committed in the repository (``publish``) or go under .cache/outputs/.
+#: What the experiment grids take from a profile besides run defaults: the seeds of every
+#: row a claim is judged on (``main_seeds``: chain baseline, control, SleepNet-2/DreamNet-2,
+#: each arm of the encoder and freeze ablations) and of every point of a curve
+#: (``curve_seeds``: the other block counts, Fig 7's chains), the connection head, each
+#: method's encoder (empty: the model config's default, an embedded encoder), Fig 8's encoder
+#: variants, and whether its outputs are the results committed in the repository
+#: (``publish``) or go under .cache/outputs/.
 GRID_SETTINGS: dict[str, dict] = {
-    "smoke": {"main_seeds": (0,), "head": "linear", "encoders": {},
+    "smoke": {"main_seeds": (0, 1), "curve_seeds": (0,), "head": "linear", "encoders": {},
               "encoder_variants": _EMBEDDED_VARIANTS, "publish": False},
-    "default": {"main_seeds": (0, 1, 2), "head": "linear", "encoders": {},
-                "encoder_variants": _EMBEDDED_VARIANTS, "publish": True},
-    "paper": {"main_seeds": (0,), "head": "linear", "encoders": paper.PAPER_ENCODERS,
-              "encoder_variants": _HUB_VARIANTS, "publish": False},
+    "default": {"main_seeds": (0, 1, 2, 3, 4), "curve_seeds": (0, 1, 2), "head": "linear",
+                "encoders": {}, "encoder_variants": _EMBEDDED_VARIANTS, "publish": True},
+    "paper": {"main_seeds": (0,), "curve_seeds": (0,), "head": "linear",
+              "encoders": paper.PAPER_ENCODERS, "encoder_variants": _HUB_VARIANTS,
+              "publish": False},
 }
 
 

@@ -20,6 +20,7 @@ from . import __version__
 RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data.py", "encoders.py",
                   "models/__init__.py", "models/text.py", "models/vision.py", "pretrain.py",
                   "profiles.py", "runs.py", "train.py", "transforms.py")
+WEIGHTS_MANIFEST = "weights/MANIFEST.json"  # the shipped encoders' hashes: they decide results too
 
 
 def device_name(device: torch.device) -> str:
@@ -43,11 +44,13 @@ def git_commit() -> str | None:
 
 
 def code_fingerprint() -> str:
-    """Hash of the source that computes results: a run made by other code is flagged stale."""
+    """Hash of the source that computes results and of the shipped encoders' manifest (their
+    weights' SHA-256): a run made by other code or other weights is flagged stale."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for name in RESULT_MODULES:
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    for name in RESULT_MODULES + (WEIGHTS_MANIFEST,):
+        path = root / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
     return digest.hexdigest()[:12]
 
 

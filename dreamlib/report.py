@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import paper
 from .provenance import code_fingerprint, stale_reason
+from .stats import mean_ci
 from .runs import atomic_write_bytes, atomic_write_text, safe_name
 
 TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
@@ -41,6 +42,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
             "params": r["params"], "trainable_params": r["trainable_params"],
             "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
             "dataset": cfg["dataset"], "chain": cfg["model"]["chain"], "head": cfg["model"]["head"],
+            "encoder_lr": cfg["encoder_lr"],
             "encoder": cfg["model"]["encoder"], "device": r["device"],
             "stale": bool(stale_reason(r, code)),
         })
@@ -48,24 +50,28 @@ def frame(records: list[dict]) -> pd.DataFrame:
 
 
 def summarize(df: pd.DataFrame, keys=("label", "group")) -> pd.DataFrame:
-    """Mean ± std over seeds per entry, in first-seen order."""
+    """Mean over seeds per entry with its t-based 95 % CI half-width (``ci``; nan for one
+    seed), in first-seen order."""
     keys = list(keys)
-    grouped = df.groupby(keys, sort=False, dropna=False)
-    out = grouped.agg(
-        accuracy=("accuracy", "mean"), std=("accuracy", "std"), n=("accuracy", "size"),
+    columns = dict(
+        accuracy=("accuracy", "mean"), ci=("accuracy", lambda v: mean_ci(v).half_width),
+        n=("accuracy", "size"),
         params=("params", "first"), trainable_params=("trainable_params", "first"),
         flops=("flops", "first"), seconds_per_epoch=("seconds_per_epoch", "mean"),
         paper=("paper", "first"), dataset=("dataset", "first"), head=("head", "first"),
         method=("method", "first"), blocks=("blocks", "first"), task=("task", "first"),
+        variant=("variant", "first"), group=("group", "first"), encoder_lr=("encoder_lr", "first"),
         encoder=("encoder", "first"), stale=("stale", "any"),
         runs=("run", lambda runs: " ".join(dict.fromkeys(runs))),
-    ).reset_index()
-    out["std"] = out["std"].fillna(0.0)
-    return out
+    )
+    grouped = df.groupby(keys, sort=False, dropna=False)
+    return grouped.agg(**{k: v for k, v in columns.items() if k not in keys}).reset_index()
 
 
-def accuracy_text(mean: float, std: float, n: int) -> str:
-    return f"{mean:.1f}" if n == 1 else f"{mean:.1f} ± {std:.1f} (n={n})"
+def accuracy_text(mean: float, ci: float, n: int) -> str:
+    """"88.1 ± 0.6 (n=5)" with the 95 % CI half-width, or "60.7 (1 seed)": one seed has no
+    interval, and saying so keeps a single run from reading like a measured mean."""
+    return f"{mean:.1f} (1 seed)" if n == 1 else f"{mean:.1f} ± {ci:.1f} (n={n})"
 
 
 def _millions(value) -> str:
@@ -73,7 +79,7 @@ def _millions(value) -> str:
 
 
 def _paper_value(table: str, name: str | None, field: str, dataset: str | None = None):
-    if not name:
+    if not isinstance(name, str) or not name:  # rows without a paper counterpart (NaN in a frame)
         return None
     try:
         row = paper.paper_row(table, name)
@@ -82,8 +88,9 @@ def _paper_value(table: str, name: str | None, field: str, dataset: str | None =
     return row["accuracy"].get(dataset) if field == "accuracy" else row.get(field)
 
 
-def method_table(records: list[dict], task: str) -> pd.DataFrame:
-    """Table 3 (vision) or Table 4 (text): ours beside the paper's row of the same model."""
+def method_table(records: list[dict], task: str, references: dict | None = None) -> pd.DataFrame:
+    """Table 3 (vision) or Table 4 (text): ours beside the paper's row of the same model, then
+    the non-neural ``references`` ({label: accuracy 0-1}, e.g. the majority class) if given."""
     table = "table3" if task == "vision" else "table4"
     column = paper.MAIN_DATASETS[task]
     summary = summarize(frame(records))
@@ -93,16 +100,33 @@ def method_table(records: list[dict], task: str) -> pd.DataFrame:
             "Model": s.label, "Group": s.group,
             "Params (M)": _millions(s.params), "Trainable (M)": _millions(s.trainable_params),
             "MACs (G, fwd/example)": f"{s.flops / 2e9:.3f}",  # the paper's FLOPs are multiply-adds
-            f"Accuracy % ({s.dataset})": accuracy_text(s.accuracy, s.std, s.n),
-            "Paper model": s.paper or "",
+            f"Accuracy % ({s.dataset}, 95 % CI)": accuracy_text(s.accuracy, s.ci, s.n),
+            "Paper model": s.paper if isinstance(s.paper, str) else "",
             "Paper params (M)": _blank(_paper_value(table, s.paper, "params_m")),
             "Paper FLOPs (B)": _blank(_paper_value(table, s.paper, "flops_b")),
             f"Paper accuracy % ({column})": _blank(_paper_value(table, s.paper, "accuracy", column)),
-            "Encoder": s.encoder if s.method != "baseline" else "",
+            "Encoder": _encoder_text(s),
             "Head": s.head if s.method in ("sleepnet", "dreamnet") else "",
             "Runs": s.runs, "Stale": "yes" if s.stale else "",
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    accuracy_column = [c for c in table.columns if c.startswith("Accuracy %")]
+    for label, accuracy in (references or {}).items():
+        row = {column: "" for column in table.columns}
+        row.update({"Model": label, "Group": "Reference (no training of ours)"})
+        for column in accuracy_column:
+            row[column] = f"{100 * accuracy:.1f}"
+        table.loc[len(table)] = row
+    return table
+
+
+def _encoder_text(s) -> str:
+    """The encoder a row uses; a fine-tuned one with its learning rate (the table says how)."""
+    if s.method == "baseline":
+        return ""
+    if s.method == "finetune":
+        return f"{s.encoder} (all layers, lr {s.encoder_lr:g} with warm-up)"
+    return s.encoder
 
 
 def _blank(value) -> str:
@@ -207,17 +231,17 @@ COLOURS = {"Chain only": "#999999", "Fine-tuned encoder": "#55A868", "SleepNet":
 
 
 def _bars(ax, summary: pd.DataFrame, x: str, hue: str, order_x, order_hue, title: str):
-    """Grouped bars with std error bars (n > 1) and value labels."""
+    """Grouped bars with 95 % CI error bars (n > 1) and value labels."""
     width = 0.8 / max(len(order_hue), 1)
     for j, h in enumerate(order_hue):
         for i, xv in enumerate(order_x):
             row = summary[(summary[x] == xv) & (summary[hue] == h)]
             if row.empty:
                 continue
-            mean, std = float(row["accuracy"].iloc[0]), float(row["std"].iloc[0])
+            mean, ci = float(row["accuracy"].iloc[0]), float(row["ci"].iloc[0])
             pos = i + (j - (len(order_hue) - 1) / 2) * width
             ax.bar(pos, mean, width, color=COLOURS.get(h), label=h if i == 0 else None,
-                   yerr=std if std > 0 else None, capsize=3)
+                   yerr=ci if ci > 0 else None, capsize=3)
             ax.text(pos, mean, f"{mean:.1f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(order_x)), order_x, rotation=15, fontsize=8)
     ax.set_title(title, fontsize=10)
@@ -226,17 +250,20 @@ def _bars(ax, summary: pd.DataFrame, x: str, hue: str, order_x, order_hue, title
 
 
 def _zoom(ax, values) -> None:
-    low, high = float(values.min()), float(values.max())
-    ax.set_ylim(max(0.0, low - 0.25 * (high - low) - 2), min(100.0, high + 0.15 * (high - low) + 2))
+    """Bars start at zero (a cut axis makes small differences look large); room above for
+    the value labels."""
+    ax.set_ylim(0.0, min(100.0, float(values.max()) + 8.0))
 
 
 def _task_panels(records: list[dict], keys: tuple, draw, title: str, width: float):
-    """One panel per task (vision, text), each drawn by ``draw(ax, summary_of_that_task)``."""
+    """One panel per task present (vision, text), each drawn by ``draw(ax, summary_of_task)``."""
     import matplotlib.pyplot as plt
 
     summary = summarize(frame(records), keys=keys)
-    fig, axes = plt.subplots(1, 2, figsize=(width, 3.6))
-    for ax, task in zip(axes, ("vision", "text")):
+    tasks = [task for task in ("vision", "text") if (summary["task"] == task).any()]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks) / 2, 3.6), squeeze=False)
+    axes = axes[0]
+    for ax, task in zip(axes, tasks):
         part = summary[summary["task"] == task]
         draw(ax, part, f"{task}: {part['dataset'].iloc[0]}")
     axes[0].legend(fontsize=8)
@@ -303,6 +330,38 @@ def fig6(vision_dreams: dict):
     return fig
 
 
+def block_figure(images, records: list[dict], count: int = 3):
+    """What each block of a vision model sees and makes, for ``count`` input images: the
+    image, then per block A_in's output (the encoder's input) and, for DreamNet, the dream.
+    ``records`` come from :func:`dreamlib.anatomy.walk_blocks`."""
+    import matplotlib.pyplot as plt
+
+    columns = [("input", None)]
+    for r in records:
+        columns.append((f"block {r['block']}: A_in", "encoder_input"))
+        if r["dream"] is not None:
+            columns.append((f"block {r['block']}: dream", "dream"))
+    rows = min(count, len(images))
+    fig, axes = plt.subplots(rows, len(columns), figsize=(1.7 * len(columns), 1.8 * rows),
+                             squeeze=False)
+    for i in range(rows):
+        block = 0
+        for j, (title, key) in enumerate(columns):
+            if key is None:
+                image = images[i]
+            else:
+                block = int(title.split()[1].rstrip(":")) - 1
+                image = records[block][key][i]
+            ax = axes[i][j]
+            ax.imshow(_displayable(image), cmap="gray" if image.shape[0] == 1 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _displayable(image):
     """C×H×W tensor in model space → H×W(×3) array in [0, 1], per-image min-max scaled."""
     x = image.detach().float()
@@ -319,7 +378,7 @@ def blocks_figure(vision: list[dict], text: list[dict]):
         summary = summarize(frame(records))
         for group in ("SleepNet", "DreamNet"):
             part = summary[summary["group"] == group]
-            ax.errorbar(part["blocks"].astype(int), part["accuracy"], yerr=part["std"], marker="o", capsize=3,
+            ax.errorbar(part["blocks"].astype(int), part["accuracy"], yerr=part["ci"].fillna(0), marker="o", capsize=3,
                         color=COLOURS[group], label=group)
         base = summary[summary["method"] == "baseline"].iloc[0]
         ax.axhline(base["accuracy"], color="#555555", ls="--", lw=1, label=base["label"])
@@ -353,6 +412,39 @@ def pretraining_figure(encoders: dict, reconstructions: tuple | None = None):
             axes[1 + k].imshow(_displayable(image))
             axes[1 + k].set_title(title, fontsize=8)
             axes[1 + k].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_figure(images, masked, reconstructions, title: str | None = None):
+    """Rows original / masked input / reconstruction / decoder output, one column per
+    held-out image, from ``dreamlib.pretrain.mae_reconstructions(..., masked=True)``.
+
+    "reconstruction" is the MAE's prediction of the masked patches with the visible ones taken
+    from the input (as in the MAE paper's figures; hidden pixels are those that are exactly 0
+    in ``masked``, which no normalised uint8 pixel is); "decoder output" is the decoder's raw
+    output everywhere, what DreamNet adds (the loss never trains its visible patches). Pixels
+    are shown on the model's fixed scale ([-1, 1] → black..white, clipped), not stretched per
+    image, so a faint reconstruction looks faint."""
+    import matplotlib.pyplot as plt
+
+    hidden = (masked == 0).all(dim=1, keepdim=True)
+    pasted = reconstructions.where(hidden, images)
+    rows = [(images, "original"), (masked, "masked input (75%)"), (pasted, "reconstruction"),
+            (reconstructions, "decoder output")]
+    count = len(images)
+    fig, axes = plt.subplots(len(rows), count, figsize=(1.3 * count + 0.9, 5.4), squeeze=False)
+    for r, (batch, label) in enumerate(rows):
+        for c in range(count):
+            x = ((batch[c].detach().float().clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+            ax = axes[r][c]
+            ax.imshow(x.mean(axis=-1), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -11,6 +11,10 @@ executed copy intact (the partial one stays, showing where it stopped, until the
 this host removes it); a failed notebook's partial copy is kept as ``NN_name.failed.ipynb``
 (removed again by the next success), also leaving the previous good copy as it was.
 
+While it runs, one progress bar counts the finished runs of the batch's plan (the unique runs
+of the selected notebooks' grids) with an ETA; at the end every executed copy is also written
+as an HTML page under ``results/html/`` with an ``index.html``.
+
 Paths: with ``--output-dir DIR`` everything goes under DIR (``results/``, ``figures/``, the run
 store ``results/runs/``). Without it, the ``default`` profile writes into the repository (the
 committed results) and other profiles into ``.cache/outputs/<profile>`` so a smoke or paper
@@ -35,12 +39,20 @@ NOTEBOOK_DIR = REPO / "notebooks"
 
 @dataclass(frozen=True)
 class Context:
-    """Where a notebook reads and writes, for one profile."""
+    """Where a notebook reads and writes, for one profile; ``run`` trains a grid."""
 
     profile: str
     out: Path  # holds results/ and figures/
     runs: Path  # the run store
     data_dir: str | None = None
+
+    def run(self, entries, progress: bool = True) -> list[dict]:
+        """Train (or read) the runs of grid ``entries`` in this context's run store; one
+        progress bar per epoch shows a long cell's work, per-epoch logs stay in log.csv."""
+        from . import schedule
+
+        return schedule.run_entries(entries, self.runs, self.data_dir, log=lambda *_: None,
+                                    progress=progress)
 
 
 def default_output_dir(profile: str) -> Path:
@@ -64,13 +76,27 @@ def context(profile: str, output_dir: str | None = None, runs_dir: str | None = 
     return Context(profile, out, runs, data_dir)
 
 
+def setup(profile: str, output_dir: str | None = None, runs_dir: str | None = None,
+          data_dir: str | None = None) -> Context:
+    """A notebook's one set-up call: its :class:`Context`, with the libraries' download bars
+    and warnings quieted (the notebooks run offline; their own bars show training)."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return context(profile, output_dir, runs_dir, data_dir)
+
+
 def notebooks(only: str | None = None) -> list[Path]:
     """The numbered notebooks, optionally only those whose number is in ``only`` ("02,05")."""
     found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-    if not only:
+    if only is None:
         return found
     wanted = {part.strip().zfill(2) for part in only.split(",") if part.strip()}
     known = {path.name[:2] for path in found}
+    if not wanted:  # "" or ",": running every notebook, or none, is never what was meant
+        raise ConfigError(f"--only {only!r} names no notebook; pass numbers such as 02,05, or "
+                          f"leave --only out to run them all ({', '.join(sorted(known))})")
     unknown = sorted(wanted - known)
     if unknown:
         raise ConfigError(f"unknown notebook number(s) {', '.join(unknown)} in --only; "
@@ -111,6 +137,31 @@ def remove_dead_partials(executed: Path, notebook: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def quiet_kernel_manager():
+    """A kernel manager whose kernel writes nothing to our terminal and draws figures inline.
+
+    The kernel runs in its own session (jupyter_client), so Ctrl-C reaches only this process;
+    shutting the kernel down mid-cell then made it print a ZMQ traceback ("Socket operation on
+    non-socket") before our "interrupted". Its stderr carries only the kernel's own log lines
+    (cell output and errors travel over ZMQ into the executed copy), so it is dropped.
+
+    MPLBACKEND is removed from the kernel's environment: with it set (Agg, say), ipykernel
+    keeps that backend instead of its inline one and the executed copies hold no figures.
+    """
+    import subprocess
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw["stderr"] = subprocess.DEVNULL
+            kw["env"] = {k: v for k, v in (kw.get("env") or os.environ).items()
+                         if k != "MPLBACKEND"}
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
 def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     """Run one notebook into its partial copy, then publish it: 'ok' or 'FAILED: ...'."""
     import papermill
@@ -120,7 +171,8 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     try:
         papermill.execute_notebook(str(notebook), str(partial), parameters=parameters,
                                    cwd=str(NOTEBOOK_DIR), kernel_name="python3",
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=False,
+                                   kernel_manager_class=quiet_kernel_manager())
         status = "ok"
     except Exception as exc:  # noqa: BLE001 - report every notebook's failure, keep going
         status = f"FAILED: {exc.__class__.__name__}: {str(exc).strip().splitlines()[-1][:200]}"
@@ -133,8 +185,99 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     return status
 
 
+def planned_runs(ctx: Context, selected: list[Path]) -> list[Path]:
+    """The run folders the selected notebooks train or read (their grids' unique runs)."""
+    from .experiments import GRIDS, NOTEBOOK_GRIDS
+    from .runs import run_folder
+    from .schedule import unique_runs
+
+    names = dict.fromkeys(grid for path in selected for grid in NOTEBOOK_GRIDS.get(path.name[:2], ()))
+    entries = [entry for name in names for entry in GRIDS[name](ctx.profile)]
+    return [run_folder(ctx.runs, cfg) for cfg in unique_runs(entries)]
+
+
+class RunProgress:
+    """One progress bar over the whole batch: finished runs of the plan, with tqdm's ETA.
+
+    A background thread counts the planned run folders holding ``metrics.json`` every few
+    seconds, so it follows the notebooks' training from outside, whatever they print.
+    """
+
+    def __init__(self, folders: list[Path], enabled: bool = True, every: float = 2.0):
+        import threading
+
+        from .runs import METRICS_FILE
+
+        self.folders, self.every, self.metrics = folders, every, METRICS_FILE
+        self.bar = None
+        if enabled and folders:
+            from tqdm.auto import tqdm
+
+            done = self.count()
+            self.bar = tqdm(total=len(folders), initial=done, unit="run", desc="runs",
+                            dynamic_ncols=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def count(self) -> int:
+        return sum((folder / self.metrics).is_file() for folder in self.folders)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.every):
+            self.update()
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.count() - self.bar.n)
+
+    def write(self, line: str, log) -> None:
+        """A log line that does not break the bar."""
+        if self.bar is not None and log is print:
+            self.bar.write(line)
+        else:
+            log(line)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.bar is not None:
+            self._thread.join()
+            self.update()
+            self.bar.close()
+
+
+def export_html(executed: Path, html: Path) -> list[Path]:
+    """HTML pages of the executed notebooks (figures embedded) and an index page linking them,
+    so the results can be browsed without Jupyter."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from .runs import atomic_write_text
+
+    exporter = HTMLExporter()
+    pages = []
+    for notebook in sorted(executed.glob("[0-9][0-9]_*.ipynb")):
+        if notebook.name.endswith(".failed.ipynb"):
+            continue
+        body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+        page = html / f"{notebook.stem}.html"
+        atomic_write_text(page, body)
+        pages.append(page)
+    links = "\n".join(f'<li><a href="{page.name}">{page.stem}</a></li>' for page in pages)
+    atomic_write_text(html / "index.html",
+                      "<!doctype html>\n<meta charset=\"utf-8\">\n<title>dreamlib results</title>\n"
+                      "<h1>dreamlib: the executed notebooks</h1>\n"
+                      f"<p>Made by <code>python -m dreamlib reproduce</code>.</p>\n<ul>\n{links}\n</ul>\n")
+    return pages
+
+
 def reproduce(profile: str, only: str | None = None, output_dir: str | None = None,
-              runs_dir: str | None = None, data_dir: str | None = None, log=print) -> int:
+              runs_dir: str | None = None, data_dir: str | None = None, log=print,
+              progress: bool = True) -> int:
     """Execute the notebooks; returns the number that failed."""
     ctx = context(profile, output_dir, runs_dir, data_dir)
     selected = notebooks(only)
@@ -144,12 +287,16 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
     parameters = {"profile": ctx.profile, "output_dir": os.path.relpath(ctx.out, NOTEBOOK_DIR),
                   "runs_dir": os.path.relpath(ctx.runs, NOTEBOOK_DIR), "data_dir": ctx.data_dir}
     summary = []
-    for path in selected:
-        start = time.time()
-        log(f"[{profile}] {path.name} ...")
-        status = execute(path, executed, parameters)
-        summary.append((path.name, status, time.time() - start))
-        log(f"[{profile}] {path.name} {status} ({time.time() - start:.0f}s)")
+    plan = planned_runs(ctx, selected)
+    log(f"[{profile}] {len(selected)} notebook(s), {len(plan)} run(s) in the plan")
+    with RunProgress(plan, enabled=progress) as bar:
+        for path in selected:
+            start = time.time()
+            bar.write(f"[{profile}] {path.name} ...", log)
+            status = execute(path, executed, parameters)
+            summary.append((path.name, status, time.time() - start))
+            bar.write(f"[{profile}] {path.name} {status} ({time.time() - start:.0f}s)", log)
+    export_html(executed, ctx.out / "results" / "html")
     failed = [name for name, status, _ in summary if status != "ok"]
     log(f"reproduce ({profile}): {len(summary) - len(failed)} ok, {len(failed)} failed, "
         f"{sum(s for *_, s in summary):.0f}s; outputs in {ctx.out}")

@@ -14,9 +14,12 @@ path go through :func:`safe_name`, so no value can write outside the folder it w
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
+import io
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -29,7 +32,14 @@ from .errors import ConfigError
 CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE = (
     "config.json", "metrics.json", "log.csv", "checkpoint.pt")
 HASH_LENGTH = 12
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE)
+LOCK_FILES = ("lock.json", ".lock.json.recover")  # dreamlib.locks' LOCK_FILE and GUARD_FILE
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # atomic_write_bytes' temp files: .<name>.<random>.tmp
+# Ranges of RunConfig's numbers: far above any real run, so only a typo reaches them
+MAX_EPOCHS = 100_000  # the paper trains 30
+MAX_BATCH_SIZE = 1_000_000  # the paper uses 128; ImageNet's training split is 1.28M images
+MAX_ITEMS = 10**9  # max_train / max_test: more than any split here
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds; a negative or larger one is refused
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class RunConfig:
     max_train: int | None = None  # subset of the training split (None: all)
     max_test: int | None = None  # subset of the test split (None: all)
     augment: bool = True  # RandAugment + MixUp (vision), 10% word edits (text), as in the paper
-    pretrain_epochs: int = 5  # self-supervised pre-training of an embedded encoder (mae-small, mlm-small)
+    pretrained: bool = True  # embedded encoders: the shipped pre-trained weights; False: random init (Fig 8's ablation)
     precision: str = "fp32"  # "fp32" | "bf16" (autocast) | "fp16"
     eval_every: int = 1  # test accuracy every N epochs and always after the last one
     seed: int = 0
@@ -81,24 +91,42 @@ class RunConfig:
         return config_hash(self.identity())
 
     def validate(self) -> RunConfig:
-        """Check the numbers a typo can break; returns self with the model config resolved."""
-        checks = [("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
-                  ("pretrain_epochs", self.pretrain_epochs, 0), ("eval_every", self.eval_every, 1)]
-        for name, value, low in checks:
-            if not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        """Check the numbers a typo can break; returns self with the model config resolved.
+
+        Every number must be finite and lie in its range (an upper bound far above any real
+        run catches a typo and keeps torch's int64 sizes and seeds from overflowing)."""
+        if not isinstance(self.pretrained, bool):
+            raise ConfigError(f"pretrained must be true or false, got {self.pretrained!r}")
+        checks = [("epochs", self.epochs, 1, MAX_EPOCHS),
+                  ("batch_size", self.batch_size, 1, MAX_BATCH_SIZE),
+                  ("eval_every", self.eval_every, 1, MAX_EPOCHS), ("seed", self.seed, 0, MAX_SEED)]
+        for name, value, low, high in checks:
+            if not _is_int(value) or not low <= value <= high:
+                raise ConfigError(f"{name} must be an integer >= {low} and <= {high}, "
+                                  f"got {value!r}")
         for name in ("lr", "encoder_lr"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value) or not value > 0:
+                raise ConfigError(f"{name} must be positive and finite, got {value!r}; "
+                                  f"use e.g. --{name.replace('_', '-')} 0.001")
         for name in ("max_train", "max_test"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be >= 1 (or omitted for the whole split), got {value}")
-        if not 0 <= self.warmup < 1:
+            if value is not None and (not _is_int(value) or not 1 <= value <= MAX_ITEMS):
+                raise ConfigError(f"{name} must be >= 1 and <= {MAX_ITEMS} (an integer, or "
+                                  f"omitted for the whole split), got {value!r}")
+        if not _is_number(self.warmup) or not 0 <= self.warmup < 1:
             raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of: fp32, bf16, fp16")
         return dataclasses.replace(self, model=self.model.resolved())
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def config_hash(data: Any) -> str:
@@ -137,21 +165,32 @@ def _naming(exc: OSError, path: Path) -> OSError:
     return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
-def remove_temp_files(folder: str | os.PathLike) -> list[str]:
-    """Delete the temp files a killed writer left in ``folder``; returns their names.
+def remove_temp_files(folder: str | os.PathLike, names=RUN_FILES) -> list[str]:
+    """Delete the temp files a killed writer of ``names`` left in ``folder``; returns theirs.
 
-    Only safe while no other process writes there: the run store calls it under the run's
-    lock (:func:`dreamlib.train.train_run`).
+    Only the writer's own pattern (``.<name>.<random>.tmp`` for a file of ``names``) is
+    removed, never another hidden ``.tmp`` file a user keeps there. Only safe while no other
+    process writes there: the run store calls it under the run's lock
+    (:func:`dreamlib.train.train_run`).
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
     removed = []
-    for leftover in folder.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-        if leftover.is_file():
-            leftover.unlink(missing_ok=True)
-            removed.append(leftover.name)
+    for name in names:
+        for leftover in folder.glob(f"{TEMP_PREFIX}{name}.*{TEMP_SUFFIX}"):
+            if leftover.is_file() and _is_temp_of(leftover.name, name):
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover.name)
     return sorted(removed)
+
+
+def _is_temp_of(filename: str, name: str) -> bool:
+    """Whether ``filename`` is a temp file atomic_write_bytes made for ``name``: mkstemp's
+    random part is 8 characters of [a-z0-9_]."""
+    middle = filename[len(TEMP_PREFIX) + len(name) + 1:-len(TEMP_SUFFIX)]
+    return (filename.startswith(f"{TEMP_PREFIX}{name}.") and filename.endswith(TEMP_SUFFIX)
+            and len(middle) == 8 and all(c.isalnum() or c == "_" for c in middle))
 
 
 def safe_name(name: str, what: str) -> str:
@@ -203,32 +242,167 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def read_json(path: str | os.PathLike) -> dict | None:
-    """The JSON at ``path``, or None when the file does not exist."""
-    path = Path(path)
-    if not path.exists():
+def damaged(path: str | os.PathLike, reason: str, fix: str) -> ConfigError:
+    """The one message shape for a damaged file of a run folder: which file, why, what to do."""
+    return ConfigError(f"{path} is damaged ({reason}); {fix}")
+
+
+def _read_text(path: Path, fix: str) -> str | None:
+    """The UTF-8 text of ``path``, None when it does not exist; bytes that are not UTF-8 are
+    damage (a ConfigError naming the file and ``fix``)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         return None
     try:
-        return json.loads(path.read_text())
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise damaged(path, f"byte {exc.start} is not UTF-8 text", fix) from None
+
+
+def read_json(path: str | os.PathLike, fix: str = "delete it to recompute") -> Any:
+    """The JSON at ``path``, or None when the file does not exist; a file that is not JSON
+    (or not UTF-8) is a ConfigError naming it and ``fix``."""
+    path = Path(path)
+    text = _read_text(path, fix)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc.msg}); delete it to recompute") from exc
+        raise damaged(path, f"not valid JSON: {exc.msg}", fix) from exc
 
 
-def load_metrics(folder: str | os.PathLike) -> dict | None:
-    """Metrics of a finished run, or None if it has not finished."""
-    return read_json(Path(folder) / METRICS_FILE)
+def config_fix(folder: Path) -> str:
+    return (f"it no longer says which run {folder} holds, so delete that folder to start the "
+            "run over, or pick another --out")
+
+
+def load_config(folder: str | os.PathLike) -> RunConfig | None:
+    """The run config stored in ``folder`` (None when it has no config.json yet).
+
+    Anything else than the JSON object of a run config (``null``, a list, missing or unknown
+    keys, wrong types) is damage, never "absent": an absent config lets the folder be claimed
+    again and its checkpoint resumed under another run.
+    """
+    folder = Path(folder)
+    path, fix = folder / CONFIG_FILE, config_fix(folder)
+    data = read_json(path, fix)
+    if data is None and not path.exists():
+        return None
+    if not isinstance(data, dict):
+        raise damaged(path, f"it holds a JSON {_json_kind(data)}, not a run config object", fix)
+    try:
+        return RunConfig.from_dict(data)
+    except ConfigError as exc:
+        raise damaged(path, str(exc).split(";")[0], fix) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = (f"missing key {exc}" if isinstance(exc, KeyError)
+                  else f"{type(exc).__name__}: {exc}")
+        raise damaged(path, f"not a run config ({reason})", fix) from None
+
+
+def _json_kind(data: Any) -> str:
+    if data is None:
+        return "null"
+    return {list: "list", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(data), type(data).__name__)
+
+
+def load_metrics(folder: str | os.PathLike,
+                 require: tuple[str, ...] = ("accuracy",)) -> dict | None:
+    """Metrics of a finished run, or None if it has not finished.
+
+    A metrics.json that is not an object holding a finite number for each of ``require``
+    (accuracy in 0..1) is damage: recomputing it from the run's checkpoint and log is cheap.
+    """
+    folder = Path(folder)
+    path = folder / METRICS_FILE
+    fix = "delete it and rerun the same command to recompute it from the run's checkpoint"
+    data = read_json(path, fix)
+    if data is None and not path.exists():
+        return None
+    if not isinstance(data, dict):
+        raise damaged(path, f"it holds a JSON {_json_kind(data)}, not a metrics object", fix)
+    check_metrics(data, path, require)
+    return data
+
+
+def check_metrics(metrics: dict, path: str | os.PathLike, require: tuple[str, ...]) -> dict:
+    """``metrics`` if each key of ``require`` holds a finite number, else damage of ``path``."""
+    fix = "delete it and rerun the same command to recompute it from the run's checkpoint"
+    for key in require:
+        value = metrics.get(key)
+        if not _is_number(value) or not math.isfinite(value):
+            found = "no" if key not in metrics else f"a non-finite or non-numeric ({value!r})"
+            raise damaged(path, f"{found} {key!r}", fix)
+    if "accuracy" in require and not 0 <= metrics["accuracy"] <= 1:
+        raise damaged(path, f"accuracy {metrics['accuracy']!r} is not in 0..1", fix)
+    return metrics
+
+
+def read_log_rows(folder: str | os.PathLike, epochs: int) -> list[dict]:
+    """The first ``epochs`` rows of the run's log.csv, the epochs its checkpoint holds.
+
+    A log that is not UTF-8 CSV with an ``epoch`` column, or holds fewer rows than
+    ``epochs``, is damage (a kill between writing the log and the checkpoint leaves one row
+    more, which is dropped).
+    """
+    folder = Path(folder)
+    path = folder / LOG_FILE
+    fix = (f"delete {path} and {folder / CHECKPOINT_FILE} to restart the run from epoch 0")
+    text = _read_text(path, fix)
+    if text is None:
+        if epochs:
+            raise damaged(path, f"it is missing but the checkpoint holds {epochs} epochs", fix)
+        return []
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = [dict(row) for row in reader]
+    except csv.Error as exc:
+        raise damaged(path, f"not CSV: {exc}", fix) from None
+    if rows and "epoch" not in (reader.fieldnames or ()):
+        raise damaged(path, "it has no 'epoch' column", fix)
+    if len(rows) < epochs:
+        raise damaged(path, f"{len(rows)} rows for the {epochs} epochs of the checkpoint", fix)
+    return rows[:epochs]
+
+
+def check_claimable(folder: str | os.PathLike) -> Path:
+    """``folder`` if a run may be trained there: missing, empty, or a run folder (it holds
+    config.json). A folder with anything else, and no config.json, is a user's folder: it is
+    refused before anything in it changes."""
+    folder = check_folder(folder, "run folder")
+    if not folder.is_dir() or (folder / CONFIG_FILE).exists():
+        return folder
+    foreign = sorted(entry.name for entry in folder.iterdir() if not _store_file(entry.name))
+    if foreign:
+        shown = ", ".join(foreign[:5])
+        shown += f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise ConfigError(
+            f"run folder {folder} already holds files that are not a run's ({shown}) and no "
+            f"{CONFIG_FILE}; nothing was changed. Pass a new or empty folder as --out "
+            f"(e.g. {folder / 'run'})"
+        )
+    return folder
+
+
+def _store_file(name: str) -> bool:
+    """Whether a file in a folder without config.json is the run store's own (a lock, or the
+    temp file of a config.json being written): a run that was claimed no further."""
+    return name in LOCK_FILES or _is_temp_of(name, CONFIG_FILE)
 
 
 def claim_folder(folder: str | os.PathLike, cfg: RunConfig) -> Path:
     """Make ``folder`` the home of ``cfg``: write its config, or check the one already there.
 
     A folder that holds another config is never overwritten: its results would silently
-    change meaning.
+    change meaning. Nor is a folder that holds other files but no config (a user's folder).
     """
     folder = check_folder(folder, "run folder")
-    existing = read_json(folder / CONFIG_FILE)
+    existing = load_config(folder)
     if existing is not None:
-        found = RunConfig.from_dict(existing).identity()
+        found = existing.identity()
         if found != cfg.identity():
             diff = sorted(k for k in set(found) | set(cfg.identity())
                           if found.get(k) != cfg.identity().get(k))
@@ -237,9 +411,28 @@ def claim_folder(folder: str | os.PathLike, cfg: RunConfig) -> Path:
                 "pick another --out, or delete that folder to start over"
             )
         return folder
+    check_claimable(folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / CONFIG_FILE, cfg.to_dict())
     return folder
+
+
+def release_unstarted(folder: str | os.PathLike, cfg: RunConfig) -> bool:
+    """Undo the claim of a run that failed before its first epoch: remove the config.json
+    this attempt wrote, so a corrected command may use the folder. Only when no epoch left
+    anything (no log, checkpoint or metrics) and the config is ``cfg``'s; nothing else is
+    touched. Returns whether it was removed."""
+    folder = Path(folder)
+    if any((folder / name).exists() for name in (LOG_FILE, CHECKPOINT_FILE, METRICS_FILE)):
+        return False
+    try:
+        stored = load_config(folder)
+    except ConfigError:
+        return False
+    if stored is None or stored.identity() != cfg.identity():
+        return False
+    (folder / CONFIG_FILE).unlink(missing_ok=True)
+    return True
 
 
 def run_folder(root: str | os.PathLike, cfg: RunConfig) -> Path:

@@ -80,15 +80,16 @@ def reseed(seed: int, epoch: int, rank: int) -> None:
 
 
 def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
-    """Adam as in the paper; an unfrozen encoder gets its own, smaller learning rate."""
+    """Adam as in the paper; a trained pre-trained encoder (unfrozen, or the fine-tuned
+    baseline) gets its own, smaller learning rate ``encoder_lr`` (1e-4, with the same warm-up),
+    the standard way to fine-tune: at the chain's 5e-3 a transformer forgets what it learned
+    (a fine-tuned MAE ended at a loss of ln 10, chance, in an earlier default profile)."""
     encoder_ids = {id(p) for p in encoder_parameters(model)}
     chain = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
     encoder = [p for p in encoder_parameters(model) if p.requires_grad]
     groups = [{"params": chain, "lr": cfg.lr}]
-    if encoder and cfg.model.model != "finetune":
+    if encoder:
         groups.append({"params": encoder, "lr": cfg.encoder_lr})
-    elif encoder:
-        groups[0]["params"] = chain + encoder  # fine-tuning: the encoder is the model
     return adam(groups, betas=cfg.betas, eps=cfg.eps)
 
 
@@ -163,14 +164,6 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> int:
         ) from exc
 
 
-def read_log(folder: Path) -> list[dict]:
-    path = folder / LOG_FILE
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return [dict(row) for row in csv.DictReader(handle)]
-
-
 def write_log(folder: Path, rows: list[dict]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
@@ -185,25 +178,37 @@ def write_log(folder: Path, rows: list[dict]) -> None:
 
 
 def resolve_encoder_source(cfg: RunConfig, log=print) -> str | None:
-    """Embedded encoders are pre-trained on the run's training split (cached) before use."""
+    """Where a run's embedded encoder (mae-small, mlm-small) loads from: its shipped
+    pre-trained folder in dreamlib/weights, every file checked against the SHA-256 of the
+    manifest first (a missing or changed file is one error naming it and the fix); None for
+    the untrained ablation (``pretrained=False``: random init) and for every other encoder,
+    which loads by its name. Never trains."""
     model = cfg.model
-    if not model.uses_encoder or model.encoder not in EMBEDDED_ENCODERS:
+    if not model.uses_encoder:
         return None
-    from .pretrain import pretrain
+    if model.encoder not in EMBEDDED_ENCODERS:
+        if not cfg.pretrained:
+            from .errors import ConfigError
 
-    if cfg.pretrain_epochs == 0:
+            raise ConfigError(f"--untrained (pretrained=False) applies to the embedded encoders "
+                              f"{', '.join(EMBEDDED_ENCODERS)}, not to {model.encoder!r}; drop it "
+                              "or pick one of those with --encoder")
+        return None
+    if not cfg.pretrained:
         return None  # explicitly untrained: the random-init ablation
-    return str(pretrain(pretrain_config(cfg), cfg.data_dir, log=log))
+    from .pretrain import shipped_folder
+
+    return str(shipped_folder(model.encoder))
 
 
 def pretrain_config(cfg: RunConfig):
-    """The self-supervised pre-training a run's embedded encoder gets: its training split
-    (labels unused), the same subset, seed 0 so every seed of a grid shares one encoder."""
-    from .pretrain import PretrainConfig
+    """The recipe that made the shipped weights of a run's embedded encoder
+    (:data:`dreamlib.pretrain.RECIPES`); None when the run uses none."""
+    from .pretrain import RECIPES
 
-    return PretrainConfig(encoder=cfg.model.encoder, dataset=cfg.dataset,
-                          epochs=cfg.pretrain_epochs, max_items=cfg.max_train,
-                          seq_len=cfg.model.seq_len, seed=0)
+    if not cfg.model.uses_encoder or cfg.model.encoder not in EMBEDDED_ENCODERS:
+        return None
+    return RECIPES[cfg.model.encoder]
 
 
 def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator) -> float:
@@ -222,6 +227,46 @@ def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, acc
     return float(counts[0] / counts[1])
 
 
+BN_CALIBRATION_EXAMPLES = 4096  # training examples whose statistics BatchNorm uses at evaluation
+
+
+def recalibrate_batch_norm(model: nn.Module, dataset: Dataset, task: str, batch_size: int,
+                           accelerator, seed: int, examples: int = BN_CALIBRATION_EXAMPLES) -> None:
+    """Set every BatchNorm's running statistics to those of the current weights ("precise BN").
+
+    Why: the running averages trail the weights by a few dozen steps (momentum 0.1). With a
+    high learning rate and few steps (CPU profiles: tens of steps per epoch at lr 0.005) the
+    weights move faster than the averages, and a sleep connection's unnormalised addition makes
+    the lag large: a default-profile SleepNet-2 seed scored 35 % with its trailing statistics
+    and ~70 % with the statistics of its final weights. Here the statistics are the plain
+    average over up to ``examples`` training examples (a fixed subset: seeded by the run's
+    seed), without augmentation, through the model in eval mode (fixed MAE masks, no dropout)
+    except for the BatchNorm layers. Every process computes the same statistics.
+    """
+    norms = [m for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the calibration batches
+    model.eval()
+    for norm in norms:
+        norm.train()
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for chunk in order[:examples].split(batch_size):
+            if len(chunk) < 2:  # batch statistics of one example are undefined
+                continue
+            inputs, _ = model_inputs(collate(dataset, chunk), task, accelerator.device)
+            with accelerator.autocast():
+                model(*inputs)
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.eval()
+
+
 def _mixed_precision(precision: str) -> str:
     return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
 
@@ -233,24 +278,50 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
     on the same folder gets :class:`~dreamlib.locks.LockHeld` instead of training it twice, and
     a lock left by a killed worker is taken over. Once the lock is held, temp files a kill left
     behind are removed. A finished run is read without locking (nothing is written then).
+
+    Before anything is written, ``cfg`` is checked against its dataset and model
+    (:func:`dreamlib.validate.check_run`) and ``out`` must be new, empty or a run folder. A run
+    that fails before its first epoch ends gives the folder back as it found it (the config
+    it wrote is removed, a folder it created too), so the corrected command is not refused.
     """
     from .locks import RunLock, main_process
-    from .runs import remove_temp_files
+    from .runs import CONFIG_FILE, check_claimable, release_unstarted, remove_temp_files
+    from .validate import check_run
 
     cfg = cfg.validate()
     if not main_process() or (Path(out) / METRICS_FILE).is_file():
         return _train_run(cfg, out, log, progress)
-    with RunLock(out) as lock:
-        if lock.took_over is not None:
-            log(f"took over {out} from {lock.took_over.describe()}")
-        claim_folder(out, cfg)  # a folder of another run is refused before anything changes
-        remove_temp_files(out)
-        return _train_run(cfg, out, log, progress)
+    cfg = check_run(cfg)
+    check_claimable(out)  # a user's folder (files, no config.json) is refused untouched
+    existed = Path(out).exists()
+    try:
+        with RunLock(out) as lock:
+            if lock.took_over is not None:
+                log(f"took over {out} from {lock.took_over.describe()}")
+            fresh = not (Path(out) / CONFIG_FILE).exists()
+            claim_folder(out, cfg)  # a folder of another run is refused before anything changes
+            remove_temp_files(out)
+            try:
+                return _train_run(cfg, out, log, progress)
+            except BaseException:
+                if fresh:
+                    release_unstarted(out, cfg)
+                raise
+    except BaseException:
+        if not existed:
+            try:
+                Path(out).rmdir()  # only if empty: this attempt created it and left nothing
+            except OSError:
+                pass
+        raise
 
 
 def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool = True) -> dict:
     """The training itself (see :func:`train_run`, which holds the lock around it)."""
     from accelerate import Accelerator
+
+    from .runs import read_log_rows
+    from .validate import check_loaded_classes
 
     cfg = cfg.validate()
     folder = Path(out)
@@ -272,6 +343,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
     counts = count_parameters(model)
     flops = count_flops(model, example_inputs(cfg.model))
     data = load_data(cfg)
+    check_loaded_classes(cfg, data.num_classes)
     world, rank = accelerator.num_processes, accelerator.process_index
     per_epoch = len(shard_batches(torch.arange(len(data.train)), cfg.batch_size, 0, world))
     optimizer = make_optimizer(model, cfg)
@@ -281,7 +353,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         start = load_checkpoint(folder / CHECKPOINT_FILE, model, optimizer, scheduler)
         log(f"resuming {folder} after epoch {start}")
     model, optimizer = accelerator.prepare(model, optimizer)
-    rows = read_log(folder)[:start]
+    rows = read_log_rows(folder, start)  # damage is one error naming log.csv
 
     from .transforms import mixup
 
@@ -322,8 +394,23 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         sums = accelerator.reduce(torch.tensor([total, seen], dtype=torch.float64,
                                                device=accelerator.device), reduction="sum")
         tick = time.time()
-        accuracy = (evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator)
-                    if evaluates(cfg, epoch) else None)
+        accuracy = None
+        if evaluates(cfg, epoch):
+            recalibrate_batch_norm(accelerator.unwrap_model(model), data.train, cfg.model.task,
+                                   cfg.batch_size, accelerator, cfg.seed)
+            accuracy = evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator)
+        # a finite loss can still leave non-finite weights (one step with a huge --lr): such
+        # an epoch must never be checkpointed, nor end in a finished run
+        broken = [name for name, tensor in accelerator.unwrap_model(model).state_dict().items()
+                  if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        if broken:
+            kept = (f"the checkpoint of epoch {epoch} is kept" if epoch else
+                    "no epoch had finished, so there is no checkpoint")
+            more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+            raise TrainingDiverged(
+                f"weights became non-finite (NaN or infinite) in epoch {epoch + 1} of {folder} "
+                f"({broken[0]}{more}); {kept}. Lower --lr or use --precision fp32, then rerun"
+            )
         rows.append({"epoch": epoch + 1, "train_loss": float(sums[0] / sums[1]),
                      "test_accuracy": accuracy, "train_seconds": round(train_seconds, 3),
                      "eval_seconds": round(time.time() - tick, 3),
@@ -348,8 +435,9 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
 
 def evaluates(cfg: RunConfig, epoch: int) -> bool:
     """Whether 0-based ``epoch`` ends with a test evaluation: every ``eval_every`` epochs and
-    always the last. Evaluation never touches the training RNG or weights, so skipping it
-    changes the log, not the result; on 2 CPU cores it was 20-30% of a text epoch."""
+    always the last. Evaluation (with its BatchNorm recalibration) never touches the training
+    RNG or weights, and training uses batch statistics, so skipping it changes the log, not
+    the result; on 2 CPU cores it was 20-30% of a text epoch."""
     return (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
 
 

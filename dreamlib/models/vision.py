@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..blocks import VisionDreamConnection, VisionSleepConnection
+from ..blocks import ImageAdapter, VisionDreamConnection, VisionSleepConnection
 from ..encoders import VisionEncoder
 
 # (block kind, blocks per stage) of each chain; widths are width * (1, 2, 4, 8) * expansion
@@ -120,11 +120,39 @@ class ResNetClassifier(nn.Module):
         self.chain = chain
         self.fc = nn.Linear(chain.feature_dim, num_classes)
 
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
         h = self.chain.stem(images)
         for stage in self.chain.stages:
             h = stage(h)
-        logits = self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+        return torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
+
+    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+        logits = self.fc(self._features(images))
+        return (logits, []) if return_dreams else logits
+
+
+class VisionFeaturesControl(ResNetClassifier):
+    """Control, not in the paper: the chain plus the frozen encoder's features of the *input*,
+    added once to the pooled chain features before the dense head.
+
+    It has what SleepNet has (the same pre-trained encoder, a learned A_in, the same training
+    budget) except the connections inside the chain, so SleepNet beating it credits the sleep
+    connections rather than merely having a pre-trained encoder. Features: the mean of all
+    patch tokens (no masking), layer-normed, projected to the chain's feature width.
+    """
+
+    def __init__(self, chain: ResNetChain, encoder: VisionEncoder, in_channels: int,
+                 num_classes: int):
+        super().__init__(chain, num_classes)
+        self.encoder = encoder
+        self.adapter = ImageAdapter(in_channels, encoder.image_size)
+        self.norm = nn.LayerNorm(encoder.hidden_size)
+        self.proj = nn.Linear(encoder.hidden_size, chain.feature_dim)
+
+    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+        encoded = self.encoder.encode(self.adapter(images))
+        extra = self.proj(self.norm(encoded.tokens.mean(dim=1)))
+        logits = self.fc(self._features(images) + extra)
         return (logits, []) if return_dreams else logits
 
 
@@ -146,7 +174,7 @@ class VisionSleepNet(nn.Module):
         self.fc = nn.Linear(chain.feature_dim, num_classes)
 
     def _connect(self, m: int, h: torch.Tensor, dreams: list) -> torch.Tensor:
-        return self.connections[m](h, self.encoder)
+        return self.connections[m](h, self.encoder, m)
 
     def _features(self, images: torch.Tensor, dreams: list) -> torch.Tensor:
         h = self.chain.stem(images)
@@ -190,7 +218,7 @@ class VisionDreamNet(VisionSleepNet):
         self.dream_path = DreamPath(width, chain.feature_dim)
 
     def _connect(self, m: int, h: torch.Tensor, dreams: list) -> torch.Tensor:
-        added, dream = self.connections[m](h, self.encoder)
+        added, dream = self.connections[m](h, self.encoder, m)
         dreams.append(dream)
         return added
 

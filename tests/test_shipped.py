@@ -1,0 +1,266 @@
+"""The pre-trained weights shipped in ``dreamlib/weights``: they match their manifest, runs
+use them (verified, never re-trained), a damaged copy is one clear error, and MiniLM with its
+shipped masked-LM head is an autoencoder text DreamNet can use.
+
+Damage is done to a copy (``DREAMLIB_WEIGHTS`` points the loader at it); the shipped files
+are only read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from dreamlib import pretrain as pt
+from dreamlib.cli import main
+from dreamlib.encoders import load_encoder
+from dreamlib.pretrain import MANIFEST_FILE, RECIPES, WeightsError, shipped_folder
+
+SHIPPED = Path(pt.__file__).resolve().parent / "weights"
+NAMES = ("mae-small", "mlm-small", "minilm-head")
+MAX_TOTAL_BYTES = 30_000_000
+
+
+@pytest.fixture(autouse=True)
+def shipped_weights(one_thread, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv(pt.WEIGHTS_ENV, raising=False)
+
+
+@pytest.fixture
+def copy(tmp_path, monkeypatch):
+    """A copy of the shipped weights that the loader reads instead."""
+    root = tmp_path / "weights"
+    shutil.copytree(SHIPPED, root)
+    monkeypatch.setenv(pt.WEIGHTS_ENV, str(root))
+    return root
+
+
+def manifest() -> dict:
+    return json.loads((SHIPPED / MANIFEST_FILE).read_text())
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def test_every_shipped_file_matches_its_manifest_hash():
+    entries = manifest()["encoders"]
+    assert set(entries) == set(NAMES)
+    total = 0
+    for name in NAMES:
+        folder = shipped_folder(name)  # raises on any mismatch
+        files = entries[name]["files"]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(files)  # nothing unrecorded
+        for file, info in files.items():
+            assert (folder / file).stat().st_size == info["bytes"]
+            assert pt.file_sha256(folder / file) == info["sha256"]
+            total += info["bytes"]
+    assert total < MAX_TOTAL_BYTES
+    assert sorted(p.name for p in SHIPPED.iterdir() if not p.name.startswith("__")) == \
+        sorted([MANIFEST_FILE, "README.md", *NAMES])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_manifest_says_how_each_encoder_was_made(name):
+    from dreamlib.data import data_fingerprint, get_info
+
+    entry = manifest()["encoders"][name]
+    recipe = RECIPES[name]
+    assert entry["recipe"] == dataclasses.asdict(recipe)  # made by today's recipe
+    assert entry["command"] == f"python -m dreamlib pretrain --encoder {name} --threads {entry['threads']}"
+    assert entry["torch"] and entry["threads"] >= 1
+    assert entry["data"]["dataset"] == recipe.dataset and entry["data"]["split"] == "train"
+    assert entry["data"]["examples"] == get_info(recipe.dataset).train_size
+    try:
+        fingerprint = data_fingerprint(recipe.dataset, "train", None, None, 0)
+    except Exception:  # noqa: BLE001 - the dataset is not installed here
+        fingerprint = None
+    if fingerprint is not None:
+        assert entry["data"]["fingerprint"] == fingerprint
+    held = entry["heldout"]
+    assert held["size"] == recipe.heldout
+    assert held["train_examples"] + held["size"] == entry["data"]["examples"]
+    _, indices = pt.split_heldout(entry["data"]["examples"], held["size"])
+    assert held["indices_sha256"] == pt._index_digest(indices)
+    curve = entry["curve"]
+    assert len(curve) == entry["epochs_run"] <= recipe.epochs
+    best = min(curve, key=lambda row: row["heldout_loss"])
+    assert entry["best_epoch"] == best["epoch"]
+    assert entry["best_heldout_loss"] == best["heldout_loss"]
+    if name != "mae-small":
+        assert entry["heldout_accuracy"] == best["heldout_accuracy"]
+
+
+def test_the_text_models_are_scored_on_the_same_heldout_tokens():
+    entries = manifest()["encoders"]
+    mlm, head = entries["mlm-small"], entries["minilm-head"]
+    assert mlm["heldout"] == head["heldout"]
+    assert mlm["curve"][0]["heldout_tokens"] == head["curve"][0]["heldout_tokens"]
+    assert mlm["heldout_accuracy"] > 0.1 and head["heldout_accuracy"] > 0.1
+
+
+def test_the_mae_learned_to_reconstruct():
+    """Held-out pixel MSE far below the blind guesses (measured on fashion-mnist, [-1, 1]
+    scale: each image's mean 0.40, every pixel's mean over the training set 0.31)."""
+    entry = manifest()["encoders"]["mae-small"]
+    assert entry["best_heldout_loss"] < 0.1
+    assert entry["best_heldout_loss"] < 0.6 * entry["curve"][0]["heldout_loss"]
+
+
+# --------------------------------------------------------------------------- runs use them
+
+
+def run_config(**run):
+    from dreamlib.profiles import make_run_config
+
+    return make_run_config("smoke", "vision", model={"model": "sleepnet", "blocks": 1}, **run)
+
+
+def test_runs_load_the_shipped_mae_and_the_ablation_does_not():
+    from safetensors.torch import load_file
+
+    from dreamlib.models import build_model
+    from dreamlib.train import resolve_encoder_source
+
+    cfg = run_config()
+    source = resolve_encoder_source(cfg, log=lambda line: pytest.fail(f"trained: {line}"))
+    assert Path(source) == SHIPPED / "mae-small"
+    saved = load_file(str(SHIPPED / "mae-small" / pt.WEIGHTS_FILE))
+    key = "vit.embeddings.patch_embeddings.projection.weight"
+    built = build_model(cfg.model, pretrained=True, encoder_source=source)
+    assert torch.equal(built.encoder.backbone.embeddings.patch_embeddings.projection.weight,
+                       saved[key])
+    untrained = run_config(pretrained=False)
+    assert resolve_encoder_source(untrained) is None
+    random = build_model(untrained.model, pretrained=True, encoder_source=None)
+    assert not torch.equal(random.encoder.backbone.embeddings.patch_embeddings.projection.weight,
+                           saved[key])
+    assert untrained.run_hash() != cfg.run_hash()
+
+
+def test_untrained_applies_only_to_the_embedded_encoders():
+    from dreamlib.errors import ConfigError
+    from dreamlib.profiles import make_run_config
+    from dreamlib.train import resolve_encoder_source
+
+    cfg = make_run_config("smoke", "text", model={"model": "sleepnet", "encoder": "minilm"},
+                          pretrained=False)
+    with pytest.raises(ConfigError, match="untrained"):
+        resolve_encoder_source(cfg)
+
+
+def test_the_profile_encoders_are_the_shipped_ones():
+    from dreamlib.experiments import pretrained_encoders
+
+    encoders = pretrained_encoders("smoke", log=lambda line: pytest.fail(f"trained: {line}"))
+    assert set(encoders) == {"mae-small", "mlm-small"}
+    for name, (folder, losses) in encoders.items():
+        assert folder == SHIPPED / name
+        assert losses == [row["heldout_loss"] for row in manifest()["encoders"][name]["curve"]]
+
+
+# --------------------------------------------------------------------------- damage
+
+
+def corrupt(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name, file", [("mae-small", "model.safetensors"),
+                                        ("mlm-small", "config.json"),
+                                        ("minilm-head", "head.safetensors")])
+@pytest.mark.parametrize("damage", ["corrupted", "missing"])
+def test_a_damaged_weights_file_is_one_clear_error(copy, name, file, damage):
+    path = copy / name / file
+    corrupt(path) if damage == "corrupted" else path.unlink()
+    with pytest.raises(WeightsError) as info:
+        if name == "minilm-head":
+            load_encoder("minilm", autoencoder=True)
+        else:
+            shipped_folder(name)
+    message = str(info.value)
+    assert str(path) in message and damage in message and "\n" not in message
+    assert "git checkout dreamlib/weights" in message
+    assert f"python -m dreamlib pretrain --encoder {name}" in message
+
+
+def test_a_missing_manifest_is_one_clear_error(copy):
+    (copy / MANIFEST_FILE).unlink()
+    with pytest.raises(WeightsError, match="manifest .* is missing"):
+        shipped_folder("mae-small")
+
+
+def test_training_with_a_corrupted_encoder_prints_one_line(copy, tmp_path, capsys):
+    corrupt(copy / "mae-small" / pt.WEIGHTS_FILE)
+    rc = main(["train", "--profile", "smoke", "--model", "sleepnet", "--blocks", "1",
+               "--width", "8", "--epochs", "1", "--max-train", "32", "--max-test", "16",
+               "--quiet", "--out", str(tmp_path / "run")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: ")
+    assert str(copy / "mae-small" / pt.WEIGHTS_FILE) in err[0] and "corrupted" in err[0]
+
+
+# --------------------------------------------------------------------------- MiniLM + head
+
+
+@pytest.fixture(scope="module")
+def minilm_lm(one_thread):
+    return load_encoder("minilm", autoencoder=True).eval()
+
+
+def test_minilm_loads_with_its_shipped_head(minilm_lm):
+    from safetensors.torch import load_file
+
+    assert minilm_lm.is_autoencoder
+    head = minilm_lm.backbone.cls.predictions
+    saved = load_file(str(SHIPPED / "minilm-head" / pt.HEAD_FILE))
+    assert torch.equal(head.transform.dense.weight, saved["cls.predictions.transform.dense.weight"])
+    assert torch.equal(head.bias, saved["cls.predictions.bias"])
+    assert head.decoder.weight is minilm_lm.backbone.bert.embeddings.word_embeddings.weight
+    encoder = load_encoder("minilm")  # the SleepNet encoder is the same MiniLM
+    assert torch.equal(encoder.backbone.embeddings.word_embeddings.weight,
+                       head.decoder.weight)
+
+
+def test_minilm_with_its_head_reconstructs_text(minilm_lm):
+    from dreamlib.encoders import load_tokenizer
+
+    tokenizer = load_tokenizer("minilm")
+    texts = ["a domestic animal that [MASK] and is kept as a pet",
+             "a small [MASK] that swims in rivers and lakes",
+             "a large body of salt water"]
+    batch = tokenizer(texts, return_tensors="pt", padding=True)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        logits = minilm_lm.reconstruct(input_ids=ids, attention_mask=mask)
+        fast = minilm_lm.reconstruct_ids(input_ids=ids, attention_mask=mask)
+    assert logits.shape == (*ids.shape, minilm_lm.vocab_size)
+    assert torch.equal(fast, logits.argmax(dim=-1))
+    real = (mask == 1) & (ids != tokenizer.mask_token_id)
+    real &= ~torch.isin(ids, torch.tensor(tokenizer.all_special_ids))
+    copied = (fast[real] == ids[real]).float().mean().item()
+    assert copied > 0.7, copied  # visible words mostly come back as themselves
+    guess = tokenizer.convert_ids_to_tokens(fast[1][ids[1] == tokenizer.mask_token_id].tolist())
+    assert guess == ["fish"]  # what swims in rivers and lakes
+
+
+def test_text_dreamnet_runs_on_minilm():
+    from dreamlib.config import ModelConfig
+    from dreamlib.models import build_model
+
+    cfg = ModelConfig(task="text", model="dreamnet", encoder="minilm", blocks=1, seq_len=12,
+                      width=16, num_classes=3)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    assert model.encoder.is_autoencoder
+    ids = torch.randint(1000, 2000, (2, 12))
+    with torch.no_grad():
+        logits, dreams = model(ids, torch.ones_like(ids), return_dreams=True)
+    assert logits.shape == (2, 3) and len(dreams) == 1 and dreams[0].shape == (2, 12)
