@@ -83,6 +83,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--untrained", dest="pretrained", action="store_false", default=None,
                         help="mae-small/mlm-small randomly initialised instead of their shipped "
                              "pre-trained weights (the ablation)")
+    parser.add_argument("--decay", choices=("constant", "cosine"),
+                        help="learning rate after the warm-up: constant (the paper) or cosine to 0")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
     parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                         help="turn off RandAugment/MixUp (vision) and word edits (text)")
@@ -92,7 +94,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 
 RUN_FLAG_FIELDS = ("dataset", "epochs", "batch_size", "lr", "encoder_lr", "max_train", "max_test",
-                   "pretrained", "precision", "augment", "seed", "data_dir", "eval_every")
+                   "pretrained", "decay", "precision", "augment", "seed", "data_dir", "eval_every")
 
 
 def run_config(args: argparse.Namespace):
@@ -151,7 +153,15 @@ class OneLineParser(argparse.ArgumentParser):
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import reproduce
 
-    failed = reproduce(args.profile, args.only, args.output_dir, args.runs_dir, args.data_dir)
+    if args.dry_run:
+        from .dryrun import dry_run
+
+        if args.runs_dir or args.data_dir:
+            raise ConfigError("--dry-run makes its own data and run store; leave out --runs-dir "
+                              "and --data-dir")
+        failed = dry_run(args.profile, args.only, args.output_dir)
+    else:
+        failed = reproduce(args.profile, args.only, args.output_dir, args.runs_dir, args.data_dir)
     return 1 if failed else 0
 
 
@@ -202,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--output-dir", help="folder for results/ and figures/ (default: see docs)")
     rep.add_argument("--runs-dir", help="run store (default: <output-dir>/results/runs)")
     rep.add_argument("--data-dir", help="folder holding the datasets in their standard layouts")
+    rep.add_argument("--dry-run", action="store_true",
+                     help="print the plan, then run every notebook at the profile's model sizes "
+                          "on generated data, random-weight encoders and a few steps per run "
+                          "(default output: a temporary folder)")
 
     pre = command("pretrain", cmd_pretrain,
                   "regenerate a shipped pre-trained encoder (dreamlib/weights) from its recipe")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from . import paper
 from .encoders import EMBEDDED_ENCODERS
 from .profiles import grid_settings, make_run_config
 from .runs import RunConfig
@@ -148,10 +147,11 @@ def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list
 def fig7_chains(profile: str, chains=None, seeds=None) -> list[Entry]:
     """Fig 7: each chain alone, and as SleepNet-2 / DreamNet-2 (vision and text).
 
-    ``chains``: {task: chain names}, default the paper's (``paper.FIG7_CHAINS``); ``seeds``:
-    default the profile's curve seeds.
+    ``chains``: {task: chain names}, default the profile's (the paper's ``paper.FIG7_CHAINS``
+    except at CPU scale, see :data:`~dreamlib.profiles.GRID_SETTINGS`); ``seeds``: default the
+    profile's curve seeds.
     """
-    chains = chains or paper.FIG7_CHAINS
+    chains = chains or grid_settings(profile)["chains"]
     seeds = tuple(seeds or curve_seeds(profile))
     rows = []
     for task, names in chains.items():

@@ -1,8 +1,9 @@
 """Profiles: sizes and sources for three scales. A profile never changes a code path.
 
 * ``smoke``   — seconds per run: CI and nbval (scikit-learn digits, Debian fortunes, tiny widths).
-* ``default`` — a laptop CPU: Debian fashion-mnist and fortunes, the embedded encoders pre-trained
-  here, subsets of the training split, a few epochs; ``make reproduce`` in well under an hour.
+* ``default`` — a laptop CPU: Debian fashion-mnist and WordNet noun definitions, the shipped
+  pre-trained embedded encoders, subsets of the training split, 3 epochs; ``make reproduce``
+  in about 80 minutes on 2 cores.
 * ``paper``   — the paper's protocol: CIFAR-100 / AG News, hub encoders, 224 px, 30 epochs, GPU.
 
 Each entry of :data:`PROFILES` holds defaults for :class:`~dreamlib.config.ModelConfig`
@@ -30,13 +31,17 @@ PROFILES: dict[str, dict[str, dict]] = {
                  "max_test": 64, "eval_every": 2,
                  "model": {"seq_len": 16, "width": 16}},
     },
+    # Sized by measured step times (2 CPU cores) so that `make reproduce` fits its budget:
+    # no augmentation (the authors' own trainer uses none; in 3 epochs it only slows the
+    # chain), a cosine decay (the last epoch is not a random point of a still-noisy curve),
+    # and one fixed 2,000-example test subset shared by every run.
     "default": {
-        "vision": {"dataset": "fashion-mnist", "epochs": 3, "batch_size": 128, "max_train": 3000,
-                   "max_test": 1000, "eval_every": 3,
+        "vision": {"dataset": "fashion-mnist", "epochs": 3, "batch_size": 128, "max_train": 5000,
+                   "max_test": 2000, "eval_every": 3, "augment": False, "decay": "cosine",
                    "model": {"image_size": 28, "width": 8, "in_channels": 1}},
-        "text": {"dataset": "fortunes", "epochs": 4, "batch_size": 64, "max_train": 500,
-                 "max_test": 300, "eval_every": 4,
-                 "model": {"seq_len": 24, "width": 32}},
+        "text": {"dataset": "wordnet-nouns", "epochs": 3, "batch_size": 64, "max_train": 4000,
+                 "max_test": 2000, "eval_every": 3, "augment": False, "decay": "cosine",
+                 "model": {"seq_len": 16, "width": 32}},
     },
     "paper": {
         "vision": {"dataset": paper.MAIN_DATASETS["vision"],
@@ -66,21 +71,28 @@ _EMBEDDED_VARIANTS = {
 _HUB_VARIANTS = {key: [(name.split("/")[-1], {"encoder": name}) for name in names]
                  for key, names in paper.ENCODER_SIZES.items()}
 
+# Fig 7 at CPU scale: two chains per task instead of the paper's four (the budget keeps the
+# seeds of the main rows and cuts breadth here; ResNet50 and the text chains' other two
+# would double Fig 7's cost). Notebook 05's ``chains`` knob brings them back.
+_CPU_CHAINS = {"vision": ("resnet18", "resnet34"), "text": ("lstm", "wordcnn")}
+
 #: What the experiment grids take from a profile besides run defaults: the seeds of every
 #: row a claim is judged on (``main_seeds``: chain baseline, control, SleepNet-2/DreamNet-2,
 #: each arm of the encoder and freeze ablations) and of every point of a curve
 #: (``curve_seeds``: the other block counts, Fig 7's chains), the connection head, each
 #: method's encoder (empty: the model config's default, an embedded encoder), Fig 8's encoder
-#: variants, and whether its outputs are the results committed in the repository
+#: variants, Fig 7's chains, and whether its outputs are the results committed in the repository
 #: (``publish``) or go under .cache/outputs/.
 GRID_SETTINGS: dict[str, dict] = {
     "smoke": {"main_seeds": (0, 1), "curve_seeds": (0,), "head": "linear", "encoders": {},
-              "encoder_variants": _EMBEDDED_VARIANTS, "publish": False},
+              "encoder_variants": _EMBEDDED_VARIANTS, "chains": paper.FIG7_CHAINS,
+              "publish": False},
     "default": {"main_seeds": (0, 1, 2, 3, 4), "curve_seeds": (0, 1, 2), "head": "linear",
-                "encoders": {}, "encoder_variants": _EMBEDDED_VARIANTS, "publish": True},
+                "encoders": {}, "encoder_variants": _EMBEDDED_VARIANTS,
+                "chains": _CPU_CHAINS, "publish": True},
     "paper": {"main_seeds": (0,), "curve_seeds": (0,), "head": "linear",
               "encoders": paper.PAPER_ENCODERS, "encoder_variants": _HUB_VARIANTS,
-              "publish": False},
+              "chains": paper.FIG7_CHAINS, "publish": False},
 }
 
 

@@ -39,6 +39,7 @@ TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # atomic_write_bytes' temp files: .<name
 MAX_EPOCHS = 100_000  # the paper trains 30
 MAX_BATCH_SIZE = 1_000_000  # the paper uses 128; ImageNet's training split is 1.28M images
 MAX_ITEMS = 10**9  # max_train / max_test: more than any split here
+DECAYS = ("constant", "cosine")  # learning rate after the warm-up
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds; a negative or larger one is refused
 
 
@@ -56,6 +57,7 @@ class RunConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # paper
     eps: float = 1e-5  # paper
     warmup: float = 0.1  # fraction of steps with a linear learning-rate warm-up
+    decay: str = "constant"  # after warm-up: "constant" (paper) | "cosine" (to 0 at the last step)
     max_train: int | None = None  # subset of the training split (None: all)
     max_test: int | None = None  # subset of the test split (None: all)
     augment: bool = True  # RandAugment + MixUp (vision), 10% word edits (text), as in the paper
@@ -116,6 +118,8 @@ class RunConfig:
                                   f"omitted for the whole split), got {value!r}")
         if not _is_number(self.warmup) or not 0 <= self.warmup < 1:
             raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup}")
+        if self.decay not in DECAYS:
+            raise ConfigError(f"unknown decay {self.decay!r}; choose one of: {', '.join(DECAYS)}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of: fp32, bf16, fp16")
         return dataclasses.replace(self, model=self.model.resolved())

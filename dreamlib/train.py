@@ -107,12 +107,22 @@ def adam(params, **hyper) -> torch.optim.Adam:
     return torch.optim.Adam(params, **hyper, **({"fused": True} if fusable else {"foreach": True}))
 
 
-def warmup_schedule(optimizer, total_steps: int, warmup: float):
-    """Linear warm-up over the first ``warmup`` fraction of steps, then constant."""
+def warmup_schedule(optimizer, total_steps: int, warmup: float, decay: str = "constant"):
+    """Linear warm-up over the first ``warmup`` fraction of steps, then constant (the paper)
+    or a cosine decay to zero at the last step.
+
+    The decay matters for short runs: at a constant 5e-3 the test accuracy of the last epoch
+    still swings by points from one epoch to the next, and that swing becomes seed-to-seed
+    spread that no number of seeds averages away cheaply (CPU profiles use ``cosine``)."""
     warm = max(1, math.ceil(total_steps * warmup)) if warmup > 0 else 0
 
     def factor(step: int) -> float:
-        return min(1.0, (step + 1) / warm) if warm else 1.0
+        if step < warm:
+            return (step + 1) / warm
+        if decay == "constant":
+            return 1.0
+        progress = (step - warm + 1) / max(1, total_steps - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -347,7 +357,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
     world, rank = accelerator.num_processes, accelerator.process_index
     per_epoch = len(shard_batches(torch.arange(len(data.train)), cfg.batch_size, 0, world))
     optimizer = make_optimizer(model, cfg)
-    scheduler = warmup_schedule(optimizer, per_epoch * cfg.epochs, cfg.warmup)
+    scheduler = warmup_schedule(optimizer, per_epoch * cfg.epochs, cfg.warmup, cfg.decay)
     start = 0
     if (folder / CHECKPOINT_FILE).exists():
         start = load_checkpoint(folder / CHECKPOINT_FILE, model, optimizer, scheduler)

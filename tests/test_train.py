@@ -406,3 +406,34 @@ def test_cli_error_in_a_subprocess_has_no_traceback(tmp_path, cache):
     assert len(error_lines(result.stderr)) == 1
     assert "no-such-set" in error_lines(result.stderr)[0]
     assert result.stdout == ""
+
+
+def _lr_factors(total: int, warmup: float, decay: str) -> list[float]:
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = train.warmup_schedule(optimizer, total, warmup, decay)
+    factors = []
+    for _ in range(total):
+        factors.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return factors
+
+
+def test_constant_schedule_holds_the_rate_after_warm_up():
+    assert _lr_factors(10, 0.2, "constant") == [0.5, 1.0] + [1.0] * 8
+
+
+def test_cosine_schedule_warms_up_then_falls_to_zero_at_the_last_step():
+    factors = _lr_factors(10, 0.2, "cosine")
+    assert factors[:2] == [0.5, 1.0]
+    assert all(a > b for a, b in zip(factors[1:], factors[2:]))  # strictly falling
+    assert factors[2] == pytest.approx(0.5 * (1 + math.cos(math.pi / 8)))
+    assert factors[5] == pytest.approx(0.5)  # half-way through the decay
+    assert factors[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_decay_is_part_of_the_run_and_checked():
+    cosine = make_run_config("smoke", "vision", decay="cosine")
+    assert cosine.run_hash() != make_run_config("smoke", "vision").run_hash()
+    with pytest.raises(Exception, match="decay.*constant, cosine"):
+        make_run_config("smoke", "vision", decay="linear")
