@@ -1,8 +1,14 @@
 """Dreams: what a trained DreamNet's autoencoder reconstructs inside its blocks (Fig 6, Table 1).
 
-Reading dreams never changes a run folder. A finished run whose checkpoint was not kept
-(committed results carry no checkpoints) is retrained in a temporary folder: training is
-deterministic, so that is the same model, and the committed ``metrics.json`` stays as it is.
+When a grid trains a DreamNet (:func:`dreamlib.schedule.run_entries`), the run keeps the dreams
+of its first :data:`STORED_EXAMPLES` test examples in ``dreams.safetensors`` beside its
+metrics: a few kilobytes, committed with the results, so the figures read them on any clone.
+Checkpoints are not committed (megabytes per run).
+
+Reading dreams never changes a run folder. Without a stored file (a run trained by the
+``train`` command, or an older one) the dreams are computed from the checkpoint; without a
+checkpoint the run is retrained in a temporary folder (training is deterministic, so that is
+the same model) and the committed ``metrics.json`` stays as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from torch import nn
 
 from .encoders import load_tokenizer
 from .models import build_model
-from .runs import CHECKPOINT_FILE, CONFIG_FILE, RunConfig, read_json
+from .runs import CHECKPOINT_FILE, CONFIG_FILE, RunConfig, atomic_write_bytes, damaged, read_json
 from .train import resolve_encoder_source, train_run
 from .transforms import collate, load_data, model_inputs
 
@@ -39,21 +45,71 @@ def load_trained(folder: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
     return model.eval(), cfg
 
 
-def collect_dreams(folder: str | os.PathLike, count: int = 4) -> dict:
-    """Inputs and per-block dreams of a trained DreamNet on its first ``count`` test examples.
+DREAMS_FILE = "dreams.safetensors"
+STORED_EXAMPLES = 4  # test examples whose dreams a finished DreamNet run keeps
 
-    Vision: ``inputs`` and ``dreams[m]`` are float images in [-1, 1]-ish pixel space.
-    Text: ``inputs`` are the test texts and ``dreams[m]`` the decoded dream token sequences.
-    """
+
+def compute_dreams(folder: str | os.PathLike, count: int = STORED_EXAMPLES) -> dict[str, torch.Tensor]:
+    """The raw dreams of a trained DreamNet on its first ``count`` test examples:
+    ``inputs`` (images, or token ids) and ``dream_1`` … ``dream_M`` (images, or dream ids)."""
     model, cfg = load_trained(folder)
     data = load_data(dataclasses.replace(cfg, augment=False))  # clean test examples
     batch = collate(data.test, torch.arange(min(count, len(data.test))))
     inputs, _ = model_inputs(batch, cfg.model.task, torch.device("cpu"))
     with torch.no_grad():
         _, dreams = model(*inputs, return_dreams=True)
+    tensors = {"inputs": inputs[0]}
+    tensors.update({f"dream_{m}": dream for m, dream in enumerate(dreams, start=1)})
+    return {name: tensor.detach().contiguous() for name, tensor in tensors.items()}
+
+
+def store_dreams(folder: str | os.PathLike) -> Path:
+    """Keep a finished DreamNet run's dreams in its folder (written atomically), from its
+    checkpoint; called right after training, while the checkpoint is there. Images are
+    kept in float16 (a figure cannot show the difference; every DreamNet run keeps them)."""
+    from safetensors.torch import save
+
+    path = Path(folder) / DREAMS_FILE
+    tensors = {name: tensor.half() if tensor.is_floating_point() else tensor
+               for name, tensor in compute_dreams(folder).items()}  # images: half the bytes
+    atomic_write_bytes(path, save(tensors))
+    return path
+
+
+def _stored_dreams(folder: Path, count: int) -> dict[str, torch.Tensor] | None:
+    """The dreams a run stored, if it stored at least ``count`` examples."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = folder / DREAMS_FILE
+    if not path.is_file():
+        return None
+    try:
+        tensors = load(path.read_bytes())
+    except (SafetensorError, OSError) as exc:
+        raise damaged(path, f"cannot be read ({exc})", "delete it; the dreams are then "
+                      "recomputed from the run") from exc
+    if len(tensors.get("inputs", ())) < count:
+        return None
+    return {name: tensor[:count].float() if tensor.is_floating_point() else tensor[:count]
+            for name, tensor in tensors.items()}
+
+
+def collect_dreams(folder: str | os.PathLike, count: int = STORED_EXAMPLES) -> dict:
+    """Inputs and per-block dreams of a trained DreamNet on its first ``count`` test examples:
+    the stored ones when the run kept them, else computed (nothing is written).
+
+    Vision: ``inputs`` and ``dreams[m]`` are float images in [-1, 1]-ish pixel space.
+    Text: ``inputs`` are the test texts and ``dreams[m]`` the decoded dream token sequences.
+    """
+    folder = Path(folder)
+    cfg = RunConfig.from_dict(read_json(folder / CONFIG_FILE)).validate()
+    tensors = _stored_dreams(folder, count) or compute_dreams(folder, count)
+    inputs = tensors["inputs"]
+    dreams = [tensors[f"dream_{m}"] for m in range(1, len(tensors))]
     if cfg.model.task == "vision":
-        return {"task": "vision", "inputs": inputs[0], "dreams": dreams, "config": cfg}
+        return {"task": "vision", "inputs": inputs, "dreams": dreams, "config": cfg}
     tokenizer = load_tokenizer(cfg.model.encoder)
     decode = lambda ids: tokenizer.batch_decode(ids, skip_special_tokens=True)  # noqa: E731
-    return {"task": "text", "inputs": decode(inputs[0]), "dreams": [decode(d) for d in dreams],
+    return {"task": "text", "inputs": decode(inputs), "dreams": [decode(d) for d in dreams],
             "config": cfg}

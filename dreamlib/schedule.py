@@ -56,11 +56,18 @@ def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=
 
 def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool) -> dict | None:
     """The run's metrics, read or trained now; None while another live worker holds the run
-    (its lock), so the caller comes back for it later."""
+    (its lock), so the caller comes back for it later. A DreamNet trained here also keeps
+    its dreams (:func:`dreamlib.dreams.store_dreams`) while its checkpoint is at hand."""
+    from .dreams import store_dreams
     from .locks import LockHeld
     from .train import train_run
 
     try:
-        return load_metrics(folder) or train_run(cfg, folder, log=log, progress=progress)
+        metrics = load_metrics(folder)
+        if metrics is None:
+            metrics = train_run(cfg, folder, log=log, progress=progress)
+            if cfg.model.model == "dreamnet":
+                store_dreams(folder)
+        return metrics
     except LockHeld:
         return None

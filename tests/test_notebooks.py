@@ -57,11 +57,19 @@ def test_freeze_runs_only_the_tasks_and_seeds_it_is_given(monkeypatch, tmp_path)
     assert {e.variant for e in chosen} == {"frozen", "unfrozen"}
 
 
-@pytest.mark.parametrize("name", ["02_main_vision", "03_main_text", "05_chain_blocks",
-                                  "06_encoders", "07_freeze"])
+@pytest.mark.parametrize("name", ["00_overview", "02_main_vision", "03_main_text",
+                                  "04_block_count", "05_chain_blocks", "06_encoders",
+                                  "07_freeze", "09_dreams"])
 def test_every_experiment_notebook_exposes_knobs_beyond_profile_and_folders(name):
     nb = json.loads((NOTEBOOK_DIR / f"{name}.ipynb").read_text())
     (cell,) = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     names = {line.split("=")[0].strip() for line in "".join(cell["source"]).splitlines()
              if "=" in line and not line.startswith("#")}
     assert names - {"profile", "output_dir", "runs_dir", "data_dir"}, name
+
+
+def test_block_count_notebook_runs_the_blocks_it_is_given(monkeypatch, tmp_path):
+    chosen = entries_run_by("04_block_count", {"blocks": [2], "seeds": [3]}, monkeypatch, tmp_path)
+    assert {e.blocks for e in chosen if e.blocks} == {2}
+    assert {e.cfg.seed for e in chosen if e.blocks} == {3}
+    assert {e.task for e in chosen} == {"vision", "text"}
