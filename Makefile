@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= default
+# DRY_RUN=1: print the plan, then run every notebook at the profile's model sizes on generated
+# data and random-weight encoders, a few steps per run (dreamlib/dryrun.py)
+DRY_RUN ?=
 # Offline by default: weights and data come from packages, the embedded encoders and --data-dir.
 export HF_HUB_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/.cache/huggingface
@@ -37,7 +40,7 @@ data-packages:
 	fi
 
 reproduce: env
-	$(PY) -m dreamlib reproduce --profile $(PROFILE)
+	$(PY) -m dreamlib reproduce --profile $(PROFILE) $(if $(DRY_RUN),--dry-run)
 
 # The gate (what CI runs): every test, then nbval over the notebooks (smoke profile).
 test: env

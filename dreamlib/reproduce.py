@@ -12,8 +12,10 @@ this host removes it); a failed notebook's partial copy is kept as ``NN_name.fai
 (removed again by the next success), also leaving the previous good copy as it was.
 
 While it runs, one progress bar counts the finished runs of the batch's plan (the unique runs
-of the selected notebooks' grids) with an ETA; at the end every executed copy is also written
-as an HTML page under ``results/html/`` with an ``index.html``.
+of the selected notebooks' grids) with an ETA; each notebook that succeeds records its wall
+time and how many of its runs it trained in ``results/timings.csv`` (the notebooks' own
+introductions quote it, :mod:`dreamlib.narrative`); at the end every executed copy is also
+written as an HTML page under ``results/html/`` with an ``index.html``.
 
 Paths: with ``--output-dir DIR`` everything goes under DIR (``results/``, ``figures/``, the run
 store ``results/runs/``). Without it, the ``default`` profile writes into the repository (the
@@ -23,13 +25,15 @@ run never overwrites the committed CPU results by accident.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
 from .locks import HOST, pid_alive
+from .narrative import record_timing
 from .profiles import profile_names
 from .runs import check_folder
 
@@ -45,14 +49,26 @@ class Context:
     out: Path  # holds results/ and figures/
     runs: Path  # the run store
     data_dir: str | None = None
+    overrides: dict = field(default_factory=dict)  # run-config changes of a dry run (dreamlib.dryrun)
 
     def run(self, entries, progress: bool = True) -> list[dict]:
         """Train (or read) the runs of grid ``entries`` in this context's run store; one
-        progress bar per epoch shows a long cell's work, per-epoch logs stay in log.csv."""
+        progress bar per epoch shows a long cell's work, per-epoch logs stay in log.csv.
+        In a dry run every run is shrunk by :attr:`overrides` first."""
         from . import schedule
 
+        if self.overrides:
+            entries = [dataclasses.replace(entry, cfg=dataclasses.replace(entry.cfg, **self.overrides))
+                       for entry in entries]
         return schedule.run_entries(entries, self.runs, self.data_dir, log=lambda *_: None,
                                     progress=progress)
+
+    def config(self, task: str, model: dict | None = None, **run):
+        """A run config of this context's profile (and data), with the dry run's overrides."""
+        from .profiles import make_run_config
+
+        return make_run_config(self.profile, task, model=model,
+                               **{"data_dir": self.data_dir, **self.overrides, **run})
 
 
 def default_output_dir(profile: str) -> Path:
@@ -73,7 +89,9 @@ def context(profile: str, output_dir: str | None = None, runs_dir: str | None = 
     runs = Path(runs_dir).resolve() if runs_dir else out / "results" / "runs"
     check_folder(out, "--output-dir")
     check_folder(runs, "--runs-dir")
-    return Context(profile, out, runs, data_dir)
+    from .dryrun import dry_run_overrides
+
+    return Context(profile, out, runs, data_dir, dry_run_overrides())
 
 
 def setup(profile: str, output_dir: str | None = None, runs_dir: str | None = None,
@@ -193,7 +211,15 @@ def planned_runs(ctx: Context, selected: list[Path]) -> list[Path]:
 
     names = dict.fromkeys(grid for path in selected for grid in NOTEBOOK_GRIDS.get(path.name[:2], ()))
     entries = [entry for name in names for entry in GRIDS[name](ctx.profile)]
-    return [run_folder(ctx.runs, cfg) for cfg in unique_runs(entries)]
+    return [run_folder(ctx.runs, dataclasses.replace(cfg, **ctx.overrides))
+            for cfg in unique_runs(entries)]
+
+
+def finished(folders: list[Path]) -> int:
+    """How many of the run folders hold their metrics (finished runs)."""
+    from .runs import METRICS_FILE
+
+    return sum((folder / METRICS_FILE).is_file() for folder in folders)
 
 
 class RunProgress:
@@ -206,9 +232,7 @@ class RunProgress:
     def __init__(self, folders: list[Path], enabled: bool = True, every: float = 2.0):
         import threading
 
-        from .runs import METRICS_FILE
-
-        self.folders, self.every, self.metrics = folders, every, METRICS_FILE
+        self.folders, self.every = folders, every
         self.bar = None
         if enabled and folders:
             from tqdm.auto import tqdm
@@ -220,7 +244,7 @@ class RunProgress:
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def count(self) -> int:
-        return sum((folder / self.metrics).is_file() for folder in self.folders)
+        return finished(self.folders)
 
     def _poll(self) -> None:
         while not self._stop.wait(self.every):
@@ -293,9 +317,15 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
         for path in selected:
             start = time.time()
             bar.write(f"[{profile}] {path.name} ...", log)
+            own = planned_runs(ctx, [path])
+            done_before = finished(own)
             status = execute(path, executed, parameters)
-            summary.append((path.name, status, time.time() - start))
-            bar.write(f"[{profile}] {path.name} {status} ({time.time() - start:.0f}s)", log)
+            seconds = time.time() - start
+            summary.append((path.name, status, seconds))
+            if status == "ok":  # the time a reader of this notebook can expect (narrative)
+                record_timing(ctx.out, path.name[:2], profile, seconds, len(own),
+                              finished(own) - done_before)
+            bar.write(f"[{profile}] {path.name} {status} ({seconds:.0f}s)", log)
     export_html(executed, ctx.out / "results" / "html")
     failed = [name for name, status, _ in summary if status != "ok"]
     log(f"reproduce ({profile}): {len(summary) - len(failed)} ok, {len(failed)} failed, "

@@ -39,6 +39,21 @@ def test_smoke_batch_succeeds_with_a_summary(smoke_batch):
 
 
 @pytest.mark.slow
+def test_the_batch_records_each_notebooks_time_and_keeps_dreams(smoke_batch):
+    from dreamlib.dreams import DREAMS_FILE
+    from dreamlib.narrative import read_timings
+
+    out, _ = smoke_batch
+    rows = read_timings(out)
+    assert sorted({number for number, _ in rows}) == [path.name[:2] for path in notebooks()]
+    assert all(float(row["seconds"]) > 0 and row["profile"] == "smoke" for row in rows.values())
+    (row,) = [row for (number, _), row in rows.items() if number == "02"]
+    assert int(row["runs"]) == len(schedule.unique_runs(experiments.table3_vision("smoke")))
+    for entry in experiments.dreams("smoke"):  # every DreamNet of the grids keeps its dreams
+        assert (SHARED_RUNS / entry.cfg.run_hash() / DREAMS_FILE).is_file()
+
+
+@pytest.mark.slow
 def test_every_table_figure_and_claims_file_appears(smoke_batch):
     out, _ = smoke_batch
     for name in TABLES:

@@ -1,0 +1,354 @@
+"""Paper scale before the first GPU hour: a dry run of every notebook at the paper's
+configuration, and the plan of what a real run will cost.
+
+``python -m dreamlib reproduce --profile paper --dry-run`` executes every notebook of the
+``paper`` profile end to end on CPU, with the paper's models as they are (224 px images,
+128 tokens, ViT/MAE/RoBERTa base and large, bf16 autocast, the linear heads), but
+
+* the datasets are tiny generated copies in their standard on-disk layouts
+  (:func:`write_datasets`: CIFAR-100 python pickles, ``ag_news_csv``), read by the real readers;
+* the hub encoders are the real architectures with random weights, saved into a private
+  Hugging Face cache (:func:`write_hub_cache`), so ``from_pretrained("roberta-base")`` runs
+  exactly the code a GPU user runs, offline;
+* every run trains for one epoch of a few examples (:data:`DRY_RUN_OVERRIDES`), so a bug in
+  notebook 07 shows up in minutes instead of after many GPU-hours.
+
+Before it runs, the dry run prints :func:`plan`: per notebook, the runs it trains and their
+training FLOPs at the paper's full sizes, and the GPU-hours they need on the paper's own
+hardware, calibrated on the paper's Table 5.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import paper
+
+DRY_RUN_ENV = "DREAMLIB_DRY_RUN"  # JSON of run-config overrides, read by reproduce.Context
+#: What a dry run changes in each run: one epoch over a handful of examples, batch 2.
+DRY_RUN_OVERRIDES = {"epochs": 1, "batch_size": 2, "max_train": 4, "max_test": 4,
+                     "eval_every": 1}
+FIXTURE_EXAMPLES = {"cifar100": (200, 100), "ag_news": (16, 8)}  # (train, test) per dataset
+_WORDS = ("market shares rose as the company reported profit while the team won the final game "
+          "and scientists found a new planet after the election the minister said talks would "
+          "resume on monday").split()
+
+
+def dry_run_overrides() -> dict:
+    """The run overrides of the dry run this process belongs to (empty outside one)."""
+    text = os.environ.get(DRY_RUN_ENV, "")
+    return json.loads(text) if text else {}
+
+
+# ------------------------------------------------------------------------------------------
+# Data in the standard layouts
+# ------------------------------------------------------------------------------------------
+
+
+def write_cifar100(root: Path, train: int, test: int, seed: int = 0) -> Path:
+    """``root/cifar-100-python/{train,test,meta}`` as the official release pickles them:
+    uint8 rows of 3072 (channel-major 32×32), fine and coarse labels; every class present."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", train), ("test", test)):
+        fine = [i % 100 for i in range(n)]
+        batch = {b"filenames": [f"{split}_{i}.png".encode() for i in range(n)],
+                 b"batch_label": f"{split} batch".encode(), b"fine_labels": fine,
+                 b"coarse_labels": [label // 5 for label in fine],
+                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+        (folder / split).write_bytes(pickle.dumps(batch))
+    meta = {b"fine_label_names": [f"class_{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"super_{i}".encode() for i in range(20)]}
+    (folder / "meta").write_bytes(pickle.dumps(meta))
+    return folder
+
+
+def write_ag_news(root: Path, train: int, test: int, seed: int = 0) -> Path:
+    """``root/ag_news_csv/{train,test}.csv`` (no header; class 1-4, title, description, all
+    quoted) and ``classes.txt``, as the original release; every class present."""
+    import csv
+
+    folder = root / "ag_news_csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", train), ("test", test)):
+        with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
+            for i in range(n):
+                words = rng.choice(_WORDS, size=40)
+                writer.writerow([str(i % 4 + 1), " ".join(words[:6]).title(), " ".join(words[6:])])
+    (folder / "classes.txt").write_text("World\nSports\nBusiness\nSci/Tech\n")
+    return folder
+
+
+def write_datasets(root: str | os.PathLike) -> Path:
+    """Tiny copies of the paper profile's datasets in their standard layouts under ``root``
+    (pass it as ``--data-dir``)."""
+    root = Path(root)
+    writers = {"cifar100": write_cifar100, "ag_news": write_ag_news}
+    for name in paper.MAIN_DATASETS.values():
+        writers[name](root, *FIXTURE_EXAMPLES[name])
+    return root
+
+
+# ------------------------------------------------------------------------------------------
+# The hub encoders: real architectures, random weights, in a private Hugging Face cache
+# ------------------------------------------------------------------------------------------
+
+_SNAPSHOT = "0" * 40  # the commit hash of every snapshot in the private cache
+
+
+def _cache_folder(cache: Path, name: str) -> Path:
+    """The snapshot folder ``from_pretrained(name)`` reads offline from hub cache ``cache``."""
+    repo = cache / ("models--" + name.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(_SNAPSHOT)
+    folder = repo / "snapshots" / _SNAPSHOT
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _random_backbone(name: str):
+    """``name``'s architecture with random weights, as the class its checkpoint on the hub
+    holds (an MAE or masked LM with its decoder, a ViT without)."""
+    import torch
+
+    from .encoders import encoder_config, has_decoder, load_backbone
+
+    torch.manual_seed(0)
+    model = load_backbone(name, autoencoder=has_decoder(encoder_config(name)), pretrained=False)
+    model.config.architectures = [model.__class__.__name__]
+    return model
+
+
+def _tokenizer_for(name: str, texts: list[str]):
+    """A tokenizer of the family ``name`` uses, trained on ``texts`` (the real vocabularies
+    cannot be downloaded here): WordPiece for BERT-likes (the packaged MiniLM's), byte-level
+    BPE for RoBERTa, with the model's special-token ids."""
+    import transformers
+
+    from .encoders import encoder_config, minilm_path
+
+    model_type = encoder_config(name).model_type
+    if model_type in ("bert", "distilbert"):
+        return transformers.AutoTokenizer.from_pretrained(minilm_path())
+    if model_type != "roberta":
+        return None  # vision encoders have none; XLNet's sentencepiece is not generated here
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts, vocab_size=600, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    return transformers.RobertaTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>",
+                                             eos_token="</s>", sep_token="</s>",
+                                             cls_token="<s>", unk_token="<unk>",
+                                             pad_token="<pad>", mask_token="<mask>")
+
+
+def write_hub_cache(cache: str | os.PathLike, names, log=print) -> Path:
+    """Save each hub encoder in ``names`` with random weights (and its tokenizer) into the
+    Hugging Face hub cache ``cache`` (pass it as ``HF_HUB_CACHE``)."""
+    cache = Path(cache)
+    texts = [" ".join(_WORDS[i:] + _WORDS[:i]) for i in range(len(_WORDS))]
+    for name in sorted(names):
+        folder = _cache_folder(cache, name)
+        if (folder / "config.json").is_file():
+            continue
+        log(f"dry run: random {name} -> {folder}")
+        _random_backbone(name).save_pretrained(str(folder))
+        tokenizer = _tokenizer_for(name, texts)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(str(folder))
+    return cache
+
+
+def hub_encoders(profile: str, notebooks=None) -> set[str]:
+    """The hub encoder names the grids of ``profile`` use (of the ``notebooks`` given, e.g.
+    ["02", "08"]; default all)."""
+    from .encoders import HUB_ARCHITECTURES
+    from .experiments import GRIDS, NOTEBOOK_GRIDS
+
+    grids = {grid for number, names in NOTEBOOK_GRIDS.items()
+             if notebooks is None or number in notebooks for grid in names}
+    return {entry.cfg.model.encoder for grid in grids for entry in GRIDS[grid](profile)
+            if entry.cfg.model.encoder in HUB_ARCHITECTURES}
+
+
+def prepare(root: str | os.PathLike, profile: str = "paper", notebooks=None, log=print) -> dict:
+    """Data and hub cache of a dry run of ``notebooks`` (default all) under ``root``; returns
+    the environment its notebooks need (offline hub cache, run overrides) and the data folder."""
+    root = Path(root)
+    data = write_datasets(root / "data")
+    cache = write_hub_cache(root / "hub", hub_encoders(profile, notebooks), log=log)
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           DRY_RUN_ENV: json.dumps(DRY_RUN_OVERRIDES)}
+    return {"data_dir": str(data), "env": env}
+
+
+# ------------------------------------------------------------------------------------------
+# The plan: FLOPs and GPU-hours of a real run
+# ------------------------------------------------------------------------------------------
+
+#: Table 5's models as runs of dreamlib (kind, chain, blocks): what its hours calibrate.
+CALIBRATION = {"baseline": "ResNet18", "finetune": "MAE-base", "features": "ResNet18",
+               "sleepnet": "SleepNet", "dreamnet": "DreamNet"}
+TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward ≈ 3 forwards (backward ≈ 2×)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    notebook: str
+    label: str
+    task: str
+    method: str
+    forward_flops: int  # one example, measured by dreamlib.counting
+    train_examples: int
+    test_examples: int
+    epochs: int
+
+    @property
+    def flops(self) -> float:
+        """Training + evaluation FLOPs of the whole run."""
+        per_epoch = (TRAIN_FLOPS_PER_FORWARD * self.train_examples + self.test_examples)
+        return float(self.forward_flops) * per_epoch * self.epochs
+
+
+def split_sizes(cfg) -> tuple[int, int]:
+    """Training and test examples of a run at full size (its subsets, else the splits)."""
+    from .data import get_info
+
+    info = get_info(cfg.dataset)
+    train = min(cfg.max_train or info.train_size, info.train_size)
+    test = min(cfg.max_test or info.test_size, info.test_size)
+    return train, test
+
+
+_FLOPS: dict[str, int] = {}  # forward FLOPs per model config: counting builds the model
+
+
+def forward_flops(model_cfg) -> int:
+    """Forward FLOPs of one example (``dreamlib.counting``), counted once per model config."""
+    from .counting import count
+
+    key = json.dumps(model_cfg.__dict__, sort_keys=True, default=str)
+    if key not in _FLOPS:
+        _FLOPS[key] = count(model_cfg)["flops"]
+    return _FLOPS[key]
+
+
+def planned_runs(profile: str = "paper", notebooks=None) -> list[PlannedRun]:
+    """Every run the notebooks of ``profile`` train, each once, under the first notebook
+    that trains it (the run store shares the rest)."""
+    from .experiments import GRIDS, NOTEBOOK_GRIDS
+
+    seen, runs = set(), []
+    for number, grids in NOTEBOOK_GRIDS.items():
+        if notebooks and number not in notebooks:
+            continue
+        for grid in grids:
+            for entry in GRIDS[grid](profile):
+                key = entry.cfg.run_hash()
+                if key in seen:
+                    continue
+                seen.add(key)
+                train, test = split_sizes(entry.cfg)
+                runs.append(PlannedRun(number, entry.label, entry.task, entry.method,
+                                       forward_flops(entry.cfg.model), train, test,
+                                       entry.cfg.epochs))
+    return runs
+
+
+def calibration(profile: str = "paper") -> dict[str, float]:
+    """FLOP/s the paper's hardware reached per Table 5 model: the FLOPs of one CIFAR-100
+    epoch of that model at the paper's configuration over Table 5's hours per epoch."""
+    from .experiments import table5_efficiency
+
+    rates = {}
+    for entry in table5_efficiency(profile):
+        hours = paper.TABLE5_HOURS_PER_EPOCH[entry.paper]["cifar100"]
+        train, test = split_sizes(entry.cfg)
+        run = PlannedRun("08", entry.label, entry.task, entry.method,
+                         forward_flops(entry.cfg.model), train, test, 1)
+        rates[entry.paper] = run.flops / (hours * 3600)
+    return rates
+
+
+def gpu_hours(run: PlannedRun, rates: dict[str, float]) -> float:
+    """Estimated hours of ``run`` on the paper's GPU, at the rate Table 5 shows for its kind."""
+    return run.flops / rates[CALIBRATION[run.method]] / 3600
+
+
+def plan_table(runs: list[PlannedRun], rates: dict[str, float]):
+    """One row per notebook: runs, training PFLOPs and estimated GPU-hours (paper hardware)."""
+    import pandas as pd
+
+    rows = [{"notebook": r.notebook, "runs": 1, "PFLOPs": r.flops / 1e15,
+             "GPU-hours": gpu_hours(r, rates)} for r in runs]
+    table = pd.DataFrame(rows).groupby("notebook", as_index=False).sum()
+    total = {"notebook": "total", "runs": int(table["runs"].sum()),
+             "PFLOPs": table["PFLOPs"].sum(), "GPU-hours": table["GPU-hours"].sum()}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True).round(
+        {"PFLOPs": 1, "GPU-hours": 1})
+
+
+def plan_text(profile: str = "paper", notebooks=None) -> str:
+    """The plan of ``notebooks`` (default all) as Markdown, with the calibration it rests on."""
+    from .report import markdown
+
+    rates = calibration(profile)
+    table = plan_table(planned_runs(profile, notebooks), rates)
+    gpu = paper.HARDWARE["gpu"]
+    lines = [f"Plan of `reproduce --profile {profile}` (full sizes, {gpu} as in the paper):", "",
+             markdown(table), "",
+             "GPU-hours: each run's training FLOPs (forward FLOPs per example from `count`, × 3 "
+             "for the backward pass, × training examples × epochs, plus one forward per test "
+             "example) at the FLOP rate Table 5 implies for its kind of model: "
+             + ", ".join(f"{name} {rate / 1e12:.2f} TFLOP/s" for name, rate in rates.items())
+             + "."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+# The dry run itself
+# ------------------------------------------------------------------------------------------
+
+
+def dry_run(profile: str = "paper", only: str | None = None, output_dir: str | None = None,
+            log=print, progress: bool = True) -> int:
+    """Print the plan, then execute the notebooks of ``profile`` on generated data and random
+    hub encoders, a few steps per run, under ``output_dir`` (default: a new temporary
+    folder, kept so the executed notebooks can be read). Returns the number that failed."""
+    import tempfile
+    from contextlib import contextmanager
+
+    from .reproduce import notebooks, reproduce
+
+    selected = [path.name[:2] for path in notebooks(only)]
+    root = Path(output_dir or tempfile.mkdtemp(prefix=f"dreamlib-dry-run-{profile}-")).resolve()
+    log(plan_text(profile, selected))
+    log(f"\ndry run of profile {profile!r} in {root}")
+    prepared = prepare(root / "inputs", profile, selected, log=log)
+
+    @contextmanager
+    def environment(values: dict):
+        saved = {key: os.environ.get(key) for key in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    with environment(prepared["env"]):
+        return reproduce(profile, ",".join(selected), str(root / "out"), None,
+                         prepared["data_dir"], log=log, progress=progress)
