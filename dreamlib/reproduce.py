@@ -136,6 +136,29 @@ def scrub_paths(notebook: Path, published: Path | None = None) -> None:
         atomic_write_text(notebook, cleaned)
 
 
+def settle_streams(notebook: Path) -> None:
+    """Keep what a reader's screen shows of the text streams, not every redraw.
+
+    A training cell's progress bars redraw themselves with carriage returns; the kernel
+    sends each redraw as its own output, thousands per cell. nbconvert's stream coalescer
+    merges them and applies the carriage returns, as Jupyter does on screen; streams left
+    blank (bars that clear themselves when done) are dropped."""
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    from .runs import atomic_write_text
+
+    nb = nbformat.read(notebook, as_version=4)
+    before = sum(len(cell.get("outputs", [])) for cell in nb.cells)
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+    for cell in nb.cells:
+        if "outputs" in cell:
+            cell.outputs = [out for out in cell.outputs
+                            if out.output_type != "stream" or out.text.strip()]
+    if sum(len(cell.get("outputs", [])) for cell in nb.cells) != before:
+        atomic_write_text(notebook, nbformat.writes(nb))
+
+
 def partial_copy(executed: Path, notebook: Path) -> Path:
     """Where ``notebook`` executes until it completes: hidden, beside its final copy, and
     unique per process (host and pid), so two batches on one output folder never share it."""
@@ -197,6 +220,7 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     if partial.exists():
         published = executed / notebook.name if status == "ok" else failed_copy(executed, notebook)
         scrub_paths(partial, published)
+        settle_streams(partial)
         os.replace(partial, published)
     if status == "ok":
         failed_copy(executed, notebook).unlink(missing_ok=True)

@@ -240,3 +240,45 @@ def test_html_pages_and_index_are_written_for_executed_copies(tmp_path):
     assert "a page" in pages[0].read_text()
     index = (html / "index.html").read_text()
     assert 'href="42_page.html"' in index and "43_page" not in index
+
+
+def test_published_copies_keep_what_the_screen_shows_of_progress_bars(tmp_path):
+    """Each redraw of a training cell's progress bar is its own stream output; the published
+    copy keeps the settled text (one output), drops bars that cleared themselves, and keeps
+    figures and ordinary prints in place."""
+    import nbformat
+
+    from dreamlib.reproduce import settle_streams
+
+    redraws = [nbformat.v4.new_output("stream", name="stderr", text=f"\repoch 1/1: {i}/3")
+               for i in range(4)] + [nbformat.v4.new_output("stream", name="stderr", text="\r      \r")]
+    printed = nbformat.v4.new_output("stream", name="stdout", text="accuracy 0.83\n")
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "fig"})
+    kept_bar = [nbformat.v4.new_output("stream", name="stderr", text=f"\rruns: {i}/2")
+                for i in range(3)] + [nbformat.v4.new_output("stream", name="stderr", text="\n")]
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("train()", outputs=redraws + [printed, figure]),
+        nbformat.v4.new_code_cell("batch()", outputs=kept_bar)])
+    path = tmp_path / "07_x.ipynb"
+    nbformat.write(nb, path)
+
+    settle_streams(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert [o.output_type for o in cells[0].outputs] == ["stream", "display_data"]
+    assert cells[0].outputs[0].text == "accuracy 0.83\n"
+    assert cells[0].outputs[1].data["image/png"] == "iVBOR"
+    assert [o.text for o in cells[1].outputs] == ["runs: 2/2\n"]
+
+
+def test_settling_a_notebook_without_redraws_leaves_the_file_alone(tmp_path):
+    import nbformat
+
+    from dreamlib.reproduce import settle_streams
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "print(1)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])])
+    path = tmp_path / "02_x.ipynb"
+    nbformat.write(nb, path)
+    stamp = path.stat().st_mtime_ns
+    settle_streams(path)
+    assert path.stat().st_mtime_ns == stamp
