@@ -11,7 +11,13 @@ configuration, and the plan of what a real run will cost.
   Hugging Face cache (:func:`write_hub_cache`), so ``from_pretrained("roberta-base")`` runs
   exactly the code a GPU user runs, offline;
 * every run trains for one epoch of a few examples (:data:`DRY_RUN_OVERRIDES`), so a bug in
-  notebook 07 shows up in minutes instead of after many GPU-hours.
+  notebook 07 shows up in minutes instead of after many GPU-hours;
+* a run whose weights, gradients, Adam state and checkpoint would not fit
+  :data:`DRY_RUN_MEMORY` trains with a narrower chain (:func:`within_memory`: the same code
+  path, fewer channels), and each finished run's checkpoint is deleted, so the whole dry run
+  fits a 24 GiB, 40 GB-disk machine. The authors' linear heads map the encoder's tokens onto a
+  whole feature map: with a ResNet50 chain at 224 px SleepNet-2 holds 1.0 billion parameters,
+  about 38 GB to train on CPU with its checkpoint.
 
 Before it runs, the dry run prints :func:`plan`: per notebook, the runs it trains and their
 training FLOPs at the paper's full sizes, and the GPU-hours they need on the paper's own
@@ -20,6 +26,7 @@ hardware, calibrated on the paper's Table 5.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -34,6 +41,9 @@ DRY_RUN_ENV = "DREAMLIB_DRY_RUN"  # JSON of run-config overrides, read by reprod
 #: What a dry run changes in each run: one epoch over a handful of examples, batch 2.
 DRY_RUN_OVERRIDES = {"epochs": 1, "batch_size": 2, "max_train": 4, "max_test": 4,
                      "eval_every": 1}
+#: Host memory a dry-run run may need (bytes), estimated by :func:`training_bytes`.
+DRY_RUN_MEMORY = 16 * 2**30
+NARROWEST_WIDTH = 8  # within_memory halves a chain's width down to this at most
 FIXTURE_EXAMPLES = {"cifar100": (200, 100), "ag_news": (16, 8)}  # (train, test) per dataset
 _WORDS = ("market shares rose as the company reported profit while the team won the final game "
           "and scientists found a new planet after the election the minister said talks would "
@@ -44,6 +54,40 @@ def dry_run_overrides() -> dict:
     """The run overrides of the dry run this process belongs to (empty outside one)."""
     text = os.environ.get(DRY_RUN_ENV, "")
     return json.loads(text) if text else {}
+
+
+@functools.cache
+def training_bytes(model_cfg) -> int:
+    """Host memory to train ``model_cfg`` on CPU and checkpoint it, estimated from its sizes
+    (built on the meta device: no memory, no weights): 4 bytes per parameter, plus 12 per
+    trainable one (gradient and Adam's two moments), plus twice the checkpoint (trainable
+    weights and Adam state, 12 bytes each, serialised in memory and copied once to write)."""
+    import torch
+
+    from .counting import count_parameters
+    from .models import build_model
+
+    with torch.device("meta"):
+        counts = count_parameters(build_model(model_cfg, pretrained=False))
+    return counts["params"] * 4 + counts["trainable_params"] * (12 + 2 * 12)
+
+
+def within_memory(cfg, budget: int = DRY_RUN_MEMORY):
+    """``cfg`` itself when it fits ``budget``; else the same run with its chain's width
+    halved until it fits (down to :data:`NARROWEST_WIDTH`). Only dry runs use it."""
+    import dataclasses
+
+    model = cfg.model.resolved()
+    while training_bytes(model) > budget and model.width // 2 >= NARROWEST_WIDTH:
+        model = dataclasses.replace(model, width=model.width // 2)
+    return cfg if model == cfg.model.resolved() else dataclasses.replace(cfg, model=model)
+
+
+def dry_run_config(cfg, overrides: dict):
+    """A run as a dry run trains it: ``overrides`` applied, then fitted :func:`within_memory`."""
+    import dataclasses
+
+    return within_memory(dataclasses.replace(cfg, **overrides))
 
 
 # ------------------------------------------------------------------------------------------
@@ -324,6 +368,24 @@ def plan_text(profile: str = "paper", notebooks=None) -> str:
 # ------------------------------------------------------------------------------------------
 
 
+def narrowed_runs(profile: str, notebooks) -> list[str]:
+    """One line per run of ``notebooks`` that the dry run trains narrower (:func:`within_memory`)."""
+    from .experiments import GRIDS, NOTEBOOK_GRIDS
+    from .schedule import unique_runs
+
+    grids = dict.fromkeys(g for n in notebooks for g in NOTEBOOK_GRIDS.get(n, ()))
+    lines = []
+    for cfg in unique_runs([entry for grid in grids for entry in GRIDS[grid](profile)]):
+        fitted = dry_run_config(cfg, DRY_RUN_OVERRIDES)
+        full = cfg.model.resolved()
+        if fitted.model.width != full.width:
+            lines.append(f"dry run: {full.label()} on {full.chain} needs about "
+                         f"{training_bytes(full) / 2**30:.0f} GiB to train here, more than the "
+                         f"dry run's {DRY_RUN_MEMORY / 2**30:.0f} GiB: its chain trains at width "
+                         f"{fitted.model.width} instead of {full.width}")
+    return lines
+
+
 def dry_run(profile: str = "paper", only: str | None = None, output_dir: str | None = None,
             log=print, progress: bool = True) -> int:
     """Print the plan, then execute the notebooks of ``profile`` on generated data and random
@@ -338,6 +400,8 @@ def dry_run(profile: str = "paper", only: str | None = None, output_dir: str | N
     root = Path(output_dir or tempfile.mkdtemp(prefix=f"dreamlib-dry-run-{profile}-")).resolve()
     log(plan_text(profile, selected))
     log(f"\ndry run of profile {profile!r} in {root}")
+    for line in narrowed_runs(profile, selected):
+        log(line)
     prepared = prepare(root / "inputs", profile, selected, log=log)
 
     @contextmanager

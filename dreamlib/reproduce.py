@@ -54,14 +54,21 @@ class Context:
     def run(self, entries, progress: bool = True) -> list[dict]:
         """Train (or read) the runs of grid ``entries`` in this context's run store; one
         progress bar per epoch shows a long cell's work, per-epoch logs stay in log.csv.
-        In a dry run every run is shrunk by :attr:`overrides` first."""
+        In a dry run every run is shrunk first (:meth:`trained_config`) and keeps no checkpoint."""
         from . import schedule
 
-        if self.overrides:
-            entries = [dataclasses.replace(entry, cfg=dataclasses.replace(entry.cfg, **self.overrides))
-                       for entry in entries]
+        entries = [dataclasses.replace(entry, cfg=self.trained_config(entry.cfg)) for entry in entries]
         return schedule.run_entries(entries, self.runs, self.data_dir, log=lambda *_: None,
-                                    progress=progress)
+                                    progress=progress, keep_checkpoints=not self.overrides)
+
+    def trained_config(self, cfg):
+        """``cfg`` as this context trains it: itself, or in a dry run shrunk by
+        :attr:`overrides` and fitted to the dry run's memory (:func:`dreamlib.dryrun.dry_run_config`)."""
+        if not self.overrides:
+            return cfg
+        from .dryrun import dry_run_config
+
+        return dry_run_config(cfg, self.overrides)
 
     def config(self, task: str, model: dict | None = None, **run):
         """A run config of this context's profile (and data), with the dry run's overrides."""
@@ -235,8 +242,7 @@ def planned_runs(ctx: Context, selected: list[Path]) -> list[Path]:
 
     names = dict.fromkeys(grid for path in selected for grid in NOTEBOOK_GRIDS.get(path.name[:2], ()))
     entries = [entry for name in names for entry in GRIDS[name](ctx.profile)]
-    return [run_folder(ctx.runs, dataclasses.replace(cfg, **ctx.overrides))
-            for cfg in unique_runs(entries)]
+    return [run_folder(ctx.runs, ctx.trained_config(cfg)) for cfg in unique_runs(entries)]
 
 
 def finished(folders: list[Path]) -> int:

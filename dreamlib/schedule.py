@@ -12,7 +12,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from .runs import RunConfig, load_metrics, run_folder
+from .runs import CHECKPOINT_FILE, RunConfig, load_metrics, run_folder
 
 POLL_SECONDS = 10.0  # how often a worker looks for the runs other workers are training
 
@@ -26,9 +26,12 @@ def unique_runs(entries) -> list[RunConfig]:
 
 
 def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=print,
-                progress: bool = False, poll: float = POLL_SECONDS) -> list[dict]:
+                progress: bool = False, poll: float = POLL_SECONDS,
+                keep_checkpoints: bool = True) -> list[dict]:
     """Train (or reuse) every entry's run; returns one record per entry: the entry's typed
-    fields (:meth:`dreamlib.experiments.Entry.fields`), its run folder and its metrics."""
+    fields (:meth:`dreamlib.experiments.Entry.fields`), its run folder and its metrics.
+    ``keep_checkpoints=False`` deletes each run's checkpoint once it has finished (a dry run:
+    paper-size checkpoints are gigabytes each, and nothing reads them afterwards)."""
     runs = {}  # run hash -> (config, folder), in first-seen order
     for entry in entries:
         cfg = dataclasses.replace(entry.cfg, data_dir=data_dir) if data_dir else entry.cfg
@@ -36,7 +39,8 @@ def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=
     metrics, pending, announced = {}, list(runs), None
     while pending:
         for key in pending:
-            found = _metrics_unless_held(*runs[key], log=log, progress=progress)
+            found = _metrics_unless_held(*runs[key], log=log, progress=progress,
+                                         keep_checkpoint=keep_checkpoints)
             if found is not None:
                 metrics[key] = found
         pending = [key for key in pending if key not in metrics]
@@ -54,7 +58,22 @@ def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=
     return records
 
 
-def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool) -> dict | None:
+def release_memory() -> None:
+    """Give the memory of a finished run back to the system before the next one: collect
+    its cycles, then ask glibc to return freed heap pages (a notebook that trains several
+    paper-size runs in one process otherwise keeps the largest run's peak as its footprint)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
+
+
+def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool,
+                         keep_checkpoint: bool = True) -> dict | None:
     """The run's metrics, read or trained now; None while another live worker holds the run
     (its lock), so the caller comes back for it later. A DreamNet trained here also keeps
     its dreams (:func:`dreamlib.dreams.store_dreams`) while its checkpoint is at hand."""
@@ -68,6 +87,9 @@ def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool) -> d
             metrics = train_run(cfg, folder, log=log, progress=progress)
             if cfg.model.model == "dreamnet":
                 store_dreams(folder)
+            if not keep_checkpoint:
+                (folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+            release_memory()
         return metrics
     except LockHeld:
         return None

@@ -139,6 +139,60 @@ def test_the_dry_run_overrides_reach_every_run_of_a_context(monkeypatch, tmp_pat
     assert context("smoke", str(tmp_path)).overrides == {}
 
 
+def _paper_run(chain: str):
+    from dreamlib.profiles import make_run_config
+
+    return make_run_config("paper", "vision", model={"model": "sleepnet", "chain": chain,
+                                                      "blocks": 2})
+
+
+def test_a_run_too_large_for_the_dry_runs_memory_trains_with_a_narrower_chain():
+    """ResNet50 + ViT-base SleepNet-2 at 224 px holds about a billion parameters (the linear
+    heads map 768 features onto whole feature maps): its dry run halves the chain's width
+    until the estimate fits, and nothing else of the run changes; a run that fits is kept."""
+    big = dryrun.dry_run_config(_paper_run("resnet50"), dryrun.DRY_RUN_OVERRIDES)
+    assert dryrun.training_bytes(_paper_run("resnet50").model.resolved()) > dryrun.DRY_RUN_MEMORY
+    assert dryrun.training_bytes(big.model) <= dryrun.DRY_RUN_MEMORY
+    assert big.model.width < 64 and big.model.chain == "resnet50"
+    assert (big.model.image_size, big.model.encoder) == (224, _paper_run("resnet50").model.encoder)
+    assert big.epochs == 1 and big.max_train == 4
+    small = dryrun.dry_run_config(_paper_run("resnet18"), {})
+    assert small == _paper_run("resnet18")
+    tiny_budget = dryrun.within_memory(_paper_run("resnet18"), budget=1)
+    assert tiny_budget.model.width == dryrun.NARROWEST_WIDTH
+
+
+def test_the_progress_plan_of_a_dry_run_names_the_runs_it_trains(monkeypatch, tmp_path):
+    from dreamlib.reproduce import notebooks, planned_runs
+    from dreamlib.runs import run_folder
+
+    monkeypatch.setenv(dryrun.DRY_RUN_ENV, json.dumps(dryrun.DRY_RUN_OVERRIDES))
+    ctx = context("smoke", str(tmp_path))
+    seen = []
+    monkeypatch.setattr("dreamlib.schedule.run_entries",
+                        lambda entries, *a, **k: seen.extend(e.cfg for e in entries) or [])
+    ctx.run(all_entries("smoke"))
+    trained = {run_folder(ctx.runs, cfg) for cfg in seen}
+    assert set(planned_runs(ctx, notebooks())) == trained
+
+
+def test_a_run_grid_can_leave_no_checkpoints_behind(tmp_path):
+    from dreamlib.experiments import Entry
+    from dreamlib.profiles import make_run_config
+    from dreamlib.runs import CHECKPOINT_FILE, METRICS_FILE, run_folder
+    from dreamlib.schedule import run_entries
+
+    cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
+                          epochs=1, max_train=32, max_test=16, batch_size=16)
+    kept = run_entries([Entry("chain", cfg)], tmp_path / "kept", log=lambda *_: None)
+    dropped = run_entries([Entry("chain", cfg)], tmp_path / "dropped", log=lambda *_: None,
+                          keep_checkpoints=False)
+    assert dropped[0]["accuracy"] == kept[0]["accuracy"]
+    assert (run_folder(tmp_path / "kept", cfg) / CHECKPOINT_FILE).is_file()
+    folder = run_folder(tmp_path / "dropped", cfg)
+    assert (folder / METRICS_FILE).is_file() and not (folder / CHECKPOINT_FILE).exists()
+
+
 @pytest.mark.slow
 def test_dry_run_of_the_paper_profile_executes_its_notebooks(tmp_path):
     """The CI share of the dry run: Table 5 (ResNet18/50, the fine-tuned MAE-base, SleepNet-3
