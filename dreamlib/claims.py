@@ -20,9 +20,10 @@ from . import paper
 from .config import DEFAULT_CHAIN
 from .experiments import MAIN_BLOCKS
 from .report import frame
-from .stats import judge, paired_difference, slope
+from .stats import PairedDifference, judge, paired_difference, seeds_for_half_width, slope
 
 ALPHA = 0.05  # family-wise error rate across the claims (Holm)
+TARGET_HALF_WIDTH = 1.0  # accuracy points: the protocol's aim for a comparison's 95 % CI
 NOT_TESTABLE = "not testable at this scale"
 MIN_PAIRS = 3  # paired seeds a comparison needs (two seeds give one degree of freedom)
 MIN_POINTS = 4  # seed-level points a slope needs (n - 2 >= 2 degrees of freedom) ...
@@ -202,12 +203,26 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
         if v is None:
             out.append({"claim": c["claim"], "verdict": NOT_TESTABLE, "estimate": math.nan,
                         "low": math.nan, "high": math.nan, "p_value": math.nan,
-                        "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"])})
+                        "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"]),
+                        "seeds_for_target": None})
             continue
         out.append({"claim": c["claim"], "verdict": v.verdict, "estimate": v.estimate,
                     "low": v.low, "high": v.high, "p_value": v.p_value, "p_holm": v.adjusted_p,
-                    "n": result.n, "evidence": _describe(result, c["unit"])})
+                    "n": result.n, "evidence": _describe(result, c["unit"]),
+                    "seeds_for_target": _seeds_for_target(result)})
     return out
+
+
+def _seeds_for_target(result) -> int | None:
+    """Paired seeds that would narrow a comparison's CI to ±TARGET_HALF_WIDTH at the spread
+    measured (None for trends, whose width also depends on the design's x values)."""
+    if not isinstance(result, PairedDifference):
+        return None
+    return seeds_for_half_width(result, TARGET_HALF_WIDTH)
+
+
+def _seeds_text(seeds: int | None) -> str:
+    return "" if seeds is None else str(seeds)
 
 
 def what_we_see(judged: list[dict]) -> str:
@@ -232,6 +247,7 @@ def claims_table(judged: list[dict]) -> pd.DataFrame:
         "Claim": c["claim"], "Verdict": c["verdict"],
         "Effect [95 % CI]": c["evidence"],
         "p (Holm)": "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}",
+        f"Seeds for ±{TARGET_HALF_WIDTH:g}": _seeds_text(c.get("seeds_for_target")),
     } for c in judged])
 
 
@@ -243,12 +259,17 @@ def claims_markdown(judged: list[dict], profile: str, counts: list[dict]) -> str
              "trend is the least-squares slope over the seed-level points. The p-values of all "
              f"testable claims are adjusted together with Holm's method; a verdict is "
              f"*supported* or *not supported* only when the adjusted p-value is below {ALPHA}, "
-             "else *inconclusive*.", "",
-             "| Claim | Verdict | Effect [95 % CI] | p | p (Holm) |", "|---|---|---|---|---|"]
+             "else *inconclusive*. The last column plans the next protocol: the paired seeds "
+             f"that would narrow a comparison's CI to ±{TARGET_HALF_WIDTH:g} point at the spread "
+             "measured here (a spread estimated from few seeds is itself uncertain).", "",
+             f"| Claim | Verdict | Effect [95 % CI] | p | p (Holm) | Seeds for ±{TARGET_HALF_WIDTH:g} |",
+             "|---|---|---|---|---|---|"]
     for c in judged:
         p = "" if math.isnan(c["p_value"]) else f"{c['p_value']:.3g}"
         p_holm = "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}"
-        lines.append(f"| {c['claim']} | **{c['verdict']}** | {c['evidence']} | {p} | {p_holm} |")
+        seeds = _seeds_text(c.get("seeds_for_target"))
+        lines.append(f"| {c['claim']} | **{c['verdict']}** | {c['evidence']} | {p} | {p_holm} "
+                     f"| {seeds} |")
     lines += ["", "## Parameter counts: paper, authors' code, and this implementation", "",
               "| Model | Paper | Authors' code | Built here (params) | Built here (encoder) |",
               "|---|---|---|---|---|"]

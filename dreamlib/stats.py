@@ -10,6 +10,7 @@ points back) and its number of seeds ``n``.
 * :func:`paired_difference` — mean of a − b, its t interval and the paired t-test's p-value.
 * :func:`slope` — least-squares slope, its t interval (n − 2 degrees of freedom), p-value.
 * :func:`holm` — Holm–Bonferroni adjusted p-values for a family of claims.
+* :func:`seeds_for_half_width` — the seeds a measured spread needs for a target interval.
 * :func:`verdict` / :func:`judge` — "supported", "not supported" or "inconclusive" for claims
   of the form "a > b" or "slope > 0", Holm-adjusted across the family.
 
@@ -184,6 +185,27 @@ def slope(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> S
     value = float(fit.slope)
     return Slope(value, value - half, value + half, half, float(fit.pvalue), float(fit.intercept),
                  n, confidence)
+
+
+def seeds_for_half_width(result: MeanCI | PairedDifference, target: float,
+                         max_seeds: int = 1000) -> int | None:
+    """How many seeds would bring ``result``'s t interval to a half-width of ``target``.
+
+    The spread is the one measured (s = half-width · √n / t(n − 1), the sample standard
+    deviation of the values or of the paired differences); the answer is the smallest n ≥ 2
+    with t((1 + confidence) / 2, n − 1) · s / √n ≤ ``target``. It plans the next protocol and
+    is only as good as the spread measured with few seeds. None when n < 2 (no spread
+    measured) or more than ``max_seeds`` would be needed.
+    """
+    if not target > 0:
+        raise ValueError(f"target half-width must be positive, got {target}")
+    if result.n < 2 or math.isnan(result.half_width):
+        return None
+    sd = result.half_width * math.sqrt(result.n) / _t_quantile(result.confidence, result.n - 1)
+    for n in range(2, max_seeds + 1):
+        if _t_quantile(result.confidence, n - 1) * sd / math.sqrt(n) <= target:
+            return n
+    return None
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

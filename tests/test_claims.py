@@ -128,3 +128,19 @@ def test_what_we_see_is_written_from_the_judged_claims():
     assert "SleepNet-2 beats the chain alone (vision): +2.00 points" in text
     assert "**supported**" in text and "**inconclusive**" in text
     assert text.count("\n- ") + 1 >= len(judged) - 1
+
+
+def test_each_comparison_says_how_many_seeds_would_reach_the_target_interval():
+    """The planning column: a comparison whose paired spread is wide asks for more seeds than
+    one whose differences agree, and trends (slopes) get none."""
+    judged = by_claim(claims.judge_all(claims.method_claims(table(), "vision")))
+    noisy = judged["DreamNet-2 beats SleepNet-2 (vision)"]  # differences of ±0.8 around 0
+    assert noisy["seeds_for_target"] >= 2
+    from dreamlib.stats import mean_ci, seeds_for_half_width
+
+    dream_minus_sleep = [0.8 if s % 2 else -0.8 for s in range(len(NOISE))]
+    assert noisy["seeds_for_target"] == seeds_for_half_width(mean_ci(dream_minus_sleep),
+                                                             claims.TARGET_HALF_WIDTH)
+    assert judged["SleepNet accuracy grows with M (vision)"]["seeds_for_target"] is None
+    text = claims.claims_markdown(list(judged.values()), "smoke", [])
+    assert f"Seeds for ±{claims.TARGET_HALF_WIDTH:g}" in text

@@ -15,6 +15,7 @@ from dreamlib.stats import (
     judge,
     mean_ci,
     paired_difference,
+    seeds_for_half_width,
     slope,
     verdict,
 )
@@ -236,3 +237,35 @@ def test_judge_holm_can_overturn_a_raw_significance():
     assert [v.verdict for v in verdicts.values()] == ["supported", "inconclusive", "inconclusive"]
     alone = judge({"b": effect(0.03)})["b"]  # the same claim tested alone is supported
     assert alone.adjusted_p == 0.03 and alone.verdict == "supported"
+
+
+def _with_spread(n: int, sd: float) -> np.ndarray:
+    """n values whose sample standard deviation is exactly ``sd``."""
+    base = np.arange(n, dtype=float)
+    return 80 + (base - base.mean()) / base.std(ddof=1) * sd
+
+
+@pytest.mark.parametrize("sd, measured_with", [(1.5, 5), (0.4, 5), (3.0, 3), (1.2, 10)])
+def test_seeds_for_half_width_is_the_smallest_n_that_reaches_the_target(sd, measured_with):
+    """Measured with a few seeds of spread sd, the answer n is where the t interval of n
+    seeds with that spread first reaches ±1 point: n seeds do, n − 1 do not."""
+    measured = mean_ci(_with_spread(measured_with, sd))
+    n = seeds_for_half_width(measured, 1.0)
+    assert mean_ci(_with_spread(n, sd)).half_width <= 1.0 + 1e-9
+    if n > 2:
+        assert mean_ci(_with_spread(n - 1, sd)).half_width > 1.0
+
+
+def test_seeds_for_half_width_of_a_paired_difference_uses_the_differences_spread():
+    a = np.array([80.0, 82.0, 81.0, 79.0, 83.0])
+    diff = paired_difference(a + np.array([1.0, 3.0, 0.0, 2.0, 4.0]), a)
+    assert seeds_for_half_width(diff, 1.0) == seeds_for_half_width(
+        mean_ci([1.0, 3.0, 0.0, 2.0, 4.0]), 1.0)
+    assert seeds_for_half_width(diff, 100.0) == 2  # already far inside the target
+
+
+def test_seeds_for_half_width_without_a_spread_or_beyond_reach():
+    assert seeds_for_half_width(mean_ci([81.0]), 1.0) is None
+    assert seeds_for_half_width(mean_ci(_with_spread(3, 50.0)), 0.1, max_seeds=50) is None
+    with pytest.raises(ValueError, match="positive"):
+        seeds_for_half_width(mean_ci([1.0, 2.0]), 0.0)
