@@ -231,7 +231,8 @@ COLOURS = {"Chain only": "#999999", "Fine-tuned encoder": "#55A868", "SleepNet":
 
 
 def _bars(ax, summary: pd.DataFrame, x: str, hue: str, order_x, order_hue, title: str):
-    """Grouped bars with 95 % CI error bars (n > 1) and value labels."""
+    """Grouped bars with 95 % CI error bars (n > 1) and value labels above the error bars;
+    a bar of one seed says so (it has no interval)."""
     width = 0.8 / max(len(order_hue), 1)
     for j, h in enumerate(order_hue):
         for i, xv in enumerate(order_x):
@@ -239,14 +240,17 @@ def _bars(ax, summary: pd.DataFrame, x: str, hue: str, order_x, order_hue, title
             if row.empty:
                 continue
             mean, ci = float(row["accuracy"].iloc[0]), float(row["ci"].iloc[0])
+            one_seed = int(row["n"].iloc[0]) == 1
             pos = i + (j - (len(order_hue) - 1) / 2) * width
             ax.bar(pos, mean, width, color=COLOURS.get(h), label=h if i == 0 else None,
                    yerr=ci if ci > 0 else None, capsize=3)
-            ax.text(pos, mean, f"{mean:.1f}", ha="center", va="bottom", fontsize=7)
+            top = mean + (ci if ci > 0 else 0.0)
+            ax.text(pos, top + 0.5, f"{mean:.1f}" + ("\n(1 seed)" if one_seed else ""),
+                    ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(order_x)), order_x, rotation=15, fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel("test accuracy (%)")
-    _zoom(ax, summary["accuracy"])
+    _zoom(ax, summary["accuracy"] + summary["ci"].fillna(0.0))
 
 
 def _zoom(ax, values) -> None:
@@ -293,7 +297,7 @@ def fig8(records: list[dict]):
         if len(chain):
             ax.axhline(float(chain["accuracy"].iloc[0]), color="#555555", ls="--", lw=1,
                        label="chain only")
-        _zoom(ax, part["accuracy"])
+        _zoom(ax, part["accuracy"] + part["ci"].fillna(0.0))
 
     return _task_panels(records, ("task", "variant", "group"), draw,
                         "Fig 8 (reproduced): pre-trained encoders / autoencoders", 10)
