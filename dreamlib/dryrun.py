@@ -17,7 +17,7 @@ configuration, and the plan of what a real run will cost.
   path, fewer channels), and each finished run's checkpoint is deleted, so the whole dry run
   fits a 24 GiB, 40 GB-disk machine. The authors' linear heads map the encoder's tokens onto a
   whole feature map: with a ResNet50 chain at 224 px SleepNet-2 holds 1.0 billion parameters,
-  about 38 GB to train on CPU with its checkpoint.
+  about 36 GiB to train on CPU with its checkpoint.
 
 Before it runs, the dry run prints :func:`plan`: per notebook, the runs it trains and their
 training FLOPs at the paper's full sizes, and the GPU-hours they need on the paper's own
@@ -78,6 +78,8 @@ def within_memory(cfg, budget: int = DRY_RUN_MEMORY):
     import dataclasses
 
     model = cfg.model.resolved()
+    if model.model == "finetune":  # no chain to narrow: the encoder is the model
+        return cfg
     while training_bytes(model) > budget and model.width // 2 >= NARROWEST_WIDTH:
         model = dataclasses.replace(model, width=model.width // 2)
     return cfg if model == cfg.model.resolved() else dataclasses.replace(cfg, model=model)

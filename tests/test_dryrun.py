@@ -160,6 +160,10 @@ def test_a_run_too_large_for_the_dry_runs_memory_trains_with_a_narrower_chain():
     assert small == _paper_run("resnet18")
     tiny_budget = dryrun.within_memory(_paper_run("resnet18"), budget=1)
     assert tiny_budget.model.width == dryrun.NARROWEST_WIDTH
+    from dreamlib.profiles import make_run_config
+
+    finetune = make_run_config("paper", "vision", model={"model": "finetune"})
+    assert dryrun.within_memory(finetune, budget=1) == finetune  # no chain to narrow
 
 
 def test_the_progress_plan_of_a_dry_run_names_the_runs_it_trains(monkeypatch, tmp_path):
