@@ -221,11 +221,9 @@ def hub_encoders(profile: str, notebooks=None) -> set[str]:
     """The hub encoder names the grids of ``profile`` use (of the ``notebooks`` given, e.g.
     ["02", "08"]; default all)."""
     from .encoders import HUB_ARCHITECTURES
-    from .experiments import GRIDS, NOTEBOOK_GRIDS
+    from .experiments import notebook_entries
 
-    grids = {grid for number, names in NOTEBOOK_GRIDS.items()
-             if notebooks is None or number in notebooks for grid in names}
-    return {entry.cfg.model.encoder for grid in grids for entry in GRIDS[grid](profile)
+    return {entry.cfg.model.encoder for entry in notebook_entries(profile, notebooks)
             if entry.cfg.model.encoder in HUB_ARCHITECTURES}
 
 
@@ -372,12 +370,11 @@ def plan_text(profile: str = "paper", notebooks=None) -> str:
 
 def narrowed_runs(profile: str, notebooks) -> list[str]:
     """One line per run of ``notebooks`` that the dry run trains narrower (:func:`within_memory`)."""
-    from .experiments import GRIDS, NOTEBOOK_GRIDS
+    from .experiments import notebook_entries
     from .schedule import unique_runs
 
-    grids = dict.fromkeys(g for n in notebooks for g in NOTEBOOK_GRIDS.get(n, ()))
     lines = []
-    for cfg in unique_runs([entry for grid in grids for entry in GRIDS[grid](profile)]):
+    for cfg in unique_runs(notebook_entries(profile, notebooks)):
         fitted = dry_run_config(cfg, DRY_RUN_OVERRIDES)
         full = cfg.model.resolved()
         if fitted.model.width != full.width:

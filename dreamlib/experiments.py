@@ -254,6 +254,14 @@ def all_entries(profile: str) -> list[Entry]:
     return [entry for grid in GRIDS.values() for entry in grid(profile)]
 
 
+def notebook_entries(profile: str, notebooks=None) -> list[Entry]:
+    """The entries of the grids that the notebooks numbered ``notebooks`` (e.g. ["02", "08"];
+    default all) run, each grid once, in notebook order."""
+    grids = dict.fromkeys(grid for number, names in NOTEBOOK_GRIDS.items()
+                          if notebooks is None or number in notebooks for grid in names)
+    return [entry for grid in grids for entry in GRIDS[grid](profile)]
+
+
 def reference_accuracies(profile: str, task: str, data_dir: str | None = None) -> dict:
     """Non-neural reference rows on the profile's own split (the test set every model uses):
     the majority class, and for text TF-IDF + logistic regression. {label: accuracy 0-1}."""

@@ -236,12 +236,11 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> str:
 
 def planned_runs(ctx: Context, selected: list[Path]) -> list[Path]:
     """The run folders the selected notebooks train or read (their grids' unique runs)."""
-    from .experiments import GRIDS, NOTEBOOK_GRIDS
+    from .experiments import notebook_entries
     from .runs import run_folder
     from .schedule import unique_runs
 
-    names = dict.fromkeys(grid for path in selected for grid in NOTEBOOK_GRIDS.get(path.name[:2], ()))
-    entries = [entry for name in names for entry in GRIDS[name](ctx.profile)]
+    entries = notebook_entries(ctx.profile, [path.name[:2] for path in selected])
     return [run_folder(ctx.runs, ctx.trained_config(cfg)) for cfg in unique_runs(entries)]
 
 

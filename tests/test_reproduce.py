@@ -282,3 +282,13 @@ def test_settling_a_notebook_without_redraws_leaves_the_file_alone(tmp_path):
     stamp = path.stat().st_mtime_ns
     settle_streams(path)
     assert path.stat().st_mtime_ns == stamp
+
+
+def test_notebook_entries_are_the_grids_the_notebooks_run_each_once():
+    labels = lambda entries: [(e.label, e.cfg.run_hash()) for e in entries]  # noqa: E731
+    both = experiments.notebook_entries("smoke", ["03", "04"])
+    # notebook order: 03's text grid, then the vision grid 04 adds
+    assert labels(both) == labels(experiments.table4_text("smoke")
+                                  + experiments.table3_vision("smoke"))
+    assert labels(experiments.notebook_entries("smoke")) == labels(experiments.all_entries("smoke"))
+    assert experiments.notebook_entries("smoke", ["01"]) == []
