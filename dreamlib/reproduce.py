@@ -26,6 +26,7 @@ run never overwrites the committed CPU results by accident.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -156,13 +157,13 @@ def settle_streams(notebook: Path) -> None:
     from .runs import atomic_write_text
 
     nb = nbformat.read(notebook, as_version=4)
-    before = sum(len(cell.get("outputs", [])) for cell in nb.cells)
+    before = json.dumps([cell.get("outputs") for cell in nb.cells])
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
         if "outputs" in cell:
             cell.outputs = [out for out in cell.outputs
                             if out.output_type != "stream" or out.text.strip()]
-    if sum(len(cell.get("outputs", [])) for cell in nb.cells) != before:
+    if json.dumps([cell.get("outputs") for cell in nb.cells]) != before:
         atomic_write_text(notebook, nbformat.writes(nb))
 
 

@@ -265,6 +265,11 @@ def test_published_copies_keep_what_the_screen_shows_of_progress_bars(tmp_path):
     settle_streams(path)
     cells = nbformat.read(path, as_version=4).cells
     assert [o.output_type for o in cells[0].outputs] == ["stream", "display_data"]
+    single = tmp_path / "08_x.ipynb"  # one stream output of redraws: same count, settled text
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("t()", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="\rstep 1/2\rstep 2/2\n")])]), single)
+    settle_streams(single)
+    assert nbformat.read(single, as_version=4).cells[0].outputs[0].text == "step 2/2\n"
     assert cells[0].outputs[0].text == "accuracy 0.83\n"
     assert cells[0].outputs[1].data["image/png"] == "iVBOR"
     assert [o.text for o in cells[1].outputs] == ["runs: 2/2\n"]
