@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,20 +305,58 @@ class RunProgress:
             self.bar.close()
 
 
+STYLESHEET = "style.css"  # the nbconvert template's CSS, shared by every page of results/html
+_TEMPLATE_STYLE = re.compile(r'<style type="text/css">\n?(.*?)</style>', re.DOTALL)
+
+
+def shared_stylesheet(bodies: list[str]) -> tuple[str, list[str]]:
+    """Move the template stylesheets that every page embeds (about 260 KB each) into one
+    file: returns its text and the pages, which link it where the first one stood. Styles of
+    a notebook's own outputs, and typed ones only some pages have, stay in their page."""
+    if not bodies:
+        return "", bodies
+    found = [_TEMPLATE_STYLE.findall(body) for body in bodies]
+    shared = [css for css in found[0] if all(css in others for others in found[1:])]
+    if not shared:
+        return "", bodies
+    link = f'<link rel="stylesheet" href="{STYLESHEET}">'
+
+    def linked(body: str) -> str:
+        first = True
+
+        def swap(match):
+            nonlocal first
+            if match.group(1) not in shared:
+                return match.group(0)
+            if first:
+                first = False
+                return link
+            return ""
+
+        return _TEMPLATE_STYLE.sub(swap, body)
+
+    return "\n".join(shared), [linked(body) for body in bodies]
+
+
 def export_html(executed: Path, html: Path) -> list[Path]:
     """HTML pages of the executed notebooks (figures embedded) and an index page linking them,
-    so the results can be browsed without Jupyter."""
+    so the results can be browsed without Jupyter; the template's CSS is one shared
+    :data:`STYLESHEET` (:func:`shared_stylesheet`), not a copy in every page."""
     import nbformat
     from nbconvert import HTMLExporter
 
     from .runs import atomic_write_text
 
     exporter = HTMLExporter()
+    sources = [notebook for notebook in sorted(executed.glob("[0-9][0-9]_*.ipynb"))
+               if not notebook.name.endswith(".failed.ipynb")]
+    bodies = [exporter.from_notebook_node(nbformat.read(notebook, as_version=4))[0]
+              for notebook in sources]
+    shared, bodies = shared_stylesheet(bodies)
+    if shared:
+        atomic_write_text(html / STYLESHEET, shared)
     pages = []
-    for notebook in sorted(executed.glob("[0-9][0-9]_*.ipynb")):
-        if notebook.name.endswith(".failed.ipynb"):
-            continue
-        body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    for notebook, body in zip(sources, bodies):
         page = html / f"{notebook.stem}.html"
         atomic_write_text(page, body)
         pages.append(page)

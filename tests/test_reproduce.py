@@ -238,6 +238,9 @@ def test_html_pages_and_index_are_written_for_executed_copies(tmp_path):
     pages = export_html(executed, html)
     assert [p.name for p in pages] == ["42_page.html"]
     assert "a page" in pages[0].read_text()
+    assert '<link rel="stylesheet" href="style.css">' in pages[0].read_text()
+    assert '<style type="text/css">' not in pages[0].read_text()
+    assert (html / "style.css").stat().st_size > 10_000  # the template's CSS, once
     index = (html / "index.html").read_text()
     assert 'href="42_page.html"' in index and "43_page" not in index
 
@@ -297,3 +300,17 @@ def test_notebook_entries_are_the_grids_the_notebooks_run_each_once():
                                   + experiments.table3_vision("smoke"))
     assert labels(experiments.notebook_entries("smoke")) == labels(experiments.all_entries("smoke"))
     assert experiments.notebook_entries("smoke", ["01"]) == []
+
+
+def test_the_template_css_every_page_embeds_moves_to_one_shared_stylesheet():
+    from dreamlib.reproduce import shared_stylesheet
+
+    head = '<style type="text/css">\n.a {}</style><style type="text/css">.b {}</style>'
+    pages = [head + '<style type="text/css">.only-here {}</style><p>one</p>',
+             head + "<style>.output {}</style><p>two</p>"]
+    css, linked = shared_stylesheet(pages)
+    assert css == ".a {}\n.b {}"
+    link = '<link rel="stylesheet" href="style.css">'
+    assert linked[0] == link + '<style type="text/css">.only-here {}</style><p>one</p>'
+    assert linked[1] == link + "<style>.output {}</style><p>two</p>"
+    assert shared_stylesheet(["<p>no styles</p>"]) == ("", ["<p>no styles</p>"])
