@@ -91,10 +91,14 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--eval-every", type=int,
                         help="test accuracy every N epochs (always after the last)")
+    parser.add_argument("--workers", type=int,
+                        help="DataLoader processes that collate batches ahead of the step "
+                             "(default 0: in the training process); the result does not change")
 
 
 RUN_FLAG_FIELDS = ("dataset", "epochs", "batch_size", "lr", "encoder_lr", "max_train", "max_test",
-                   "pretrained", "decay", "precision", "augment", "seed", "data_dir", "eval_every")
+                   "pretrained", "decay", "precision", "augment", "seed", "data_dir", "eval_every",
+                   "workers")
 
 
 def run_config(args: argparse.Namespace):

@@ -18,6 +18,8 @@ TASKS = ("vision", "text")
 MODELS = ("sleepnet", "dreamnet", "baseline", "finetune", "features")
 HEADS = ("linear", "grid")
 VISION_CHAINS = ("resnet18", "resnet34", "resnet50")
+# Table 3's other baselines (dreamlib.models.zoo): whole published networks, baseline only
+REFERENCE_BASELINES = ("resnet101", "efficientnet-b7", "efficientnetv2-l", "cvt-21", "cvt-w24")
 TEXT_CHAINS = ("lstm", "lstm-1", "lstm-2", "lstm-3", "lstm-4", "wordcnn", "charcnn")
 MAX_BLOCKS = 4  # the paper studies M = 1..4; every chain here has 4 stages/layers at most
 MIN_IMAGE_SIZE = 16  # the small-image ResNet stem divides by 8: 16 px leaves a 2x2 final map
@@ -45,7 +47,8 @@ class ModelConfig:
     task: str = "vision"  # "vision" | "text"
     model: str = "sleepnet"  # "sleepnet" | "dreamnet" | "baseline" (chain only) | "finetune"
     # (encoder only) | "features" (control: chain + the encoder's features of the input at the head)
-    chain: str | None = None  # resnet18/34/50 (vision), lstm[-k]/wordcnn/charcnn (text)
+    chain: str | None = None  # resnet18/34/50 (vision), lstm[-k]/wordcnn/charcnn (text); a
+    # baseline may also be one of Table 3's published networks (REFERENCE_BASELINES)
     blocks: int = 2  # M, number of sleep/dream blocks (1..4)
     encoder: str | None = None  # hub name, local folder, "mae-small", "mlm-small", "minilm"
     head: str = "linear"  # connection output: "linear" (authors' code) | "grid" (light, patch grid + conv)
@@ -66,7 +69,13 @@ class ModelConfig:
             raise choice_error("model", self.model, MODELS)
         chain = self.chain or DEFAULT_CHAIN[self.task]
         chains = VISION_CHAINS if self.task == "vision" else TEXT_CHAINS
-        if chain not in chains:
+        if self.task == "vision" and chain in REFERENCE_BASELINES:
+            if self.model != "baseline":
+                raise ConfigError(
+                    f"{chain} is one of Table 3's reference baselines, a whole network with no "
+                    f"stages for sleep blocks or a head for encoder features; use --model "
+                    f"baseline, or a chain of {', '.join(VISION_CHAINS)}")
+        elif chain not in chains:
             raise choice_error(f"{self.task} chain", chain, chains)
         if self.head not in HEADS:
             raise choice_error("head", self.head, HEADS)

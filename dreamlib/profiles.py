@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     "paper": {
         "vision": {"dataset": paper.MAIN_DATASETS["vision"],
                    "epochs": paper.TRAINING_PROTOCOL["epochs"], "batch_size": 128,
-                   "precision": "bf16",
+                   "precision": "bf16", "workers": 8,  # 224 px resizes, made ahead of the GPU
                    "model": {**paper.INPUT_SIZES["vision"], "width": 64, "in_channels": 3,
                              "encoder": paper.PAPER_ENCODERS[("vision", "dreamnet")]}},
         "text": {"dataset": paper.MAIN_DATASETS["text"],

@@ -18,7 +18,8 @@ from . import __version__
 
 # Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
 RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data.py", "encoders.py",
-                  "models/__init__.py", "models/text.py", "models/vision.py", "pretrain.py",
+                  "models/__init__.py", "models/text.py", "models/vision.py", "models/zoo.py",
+                  "pretrain.py",
                   "profiles.py", "runs.py", "train.py", "transforms.py")
 WEIGHTS_MANIFEST = "weights/MANIFEST.json"  # the shipped encoders' hashes: they decide results too
 

@@ -40,13 +40,15 @@ MAX_EPOCHS = 100_000  # the paper trains 30
 MAX_BATCH_SIZE = 1_000_000  # the paper uses 128; ImageNet's training split is 1.28M images
 MAX_ITEMS = 10**9  # max_train / max_test: more than any split here
 DECAYS = ("constant", "cosine")  # learning rate after the warm-up
+MAX_WORKERS = 256  # DataLoader processes per training process
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds; a negative or larger one is refused
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One training run. Everything that changes the result is a field and enters the hash;
-    where the data lives (``data_dir``) is not, so a run is found again from any machine."""
+    where the data lives (``data_dir``) and how many processes read it (``workers``) are not,
+    so a run is found again from any machine (a run's numbers do not depend on them)."""
 
     model: ModelConfig
     dataset: str
@@ -66,6 +68,7 @@ class RunConfig:
     eval_every: int = 1  # test accuracy every N epochs and always after the last one
     seed: int = 0
     data_dir: str | None = field(default=None, compare=False)
+    workers: int = field(default=0, compare=False)  # DataLoader processes that collate batches
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -87,6 +90,7 @@ class RunConfig:
         """The fields that define the result (what the hash covers)."""
         data = self.to_dict()
         data.pop("data_dir")
+        data.pop("workers")
         return data
 
     def run_hash(self) -> str:
@@ -101,7 +105,8 @@ class RunConfig:
             raise ConfigError(f"pretrained must be true or false, got {self.pretrained!r}")
         checks = [("epochs", self.epochs, 1, MAX_EPOCHS),
                   ("batch_size", self.batch_size, 1, MAX_BATCH_SIZE),
-                  ("eval_every", self.eval_every, 1, MAX_EPOCHS), ("seed", self.seed, 0, MAX_SEED)]
+                  ("eval_every", self.eval_every, 1, MAX_EPOCHS), ("seed", self.seed, 0, MAX_SEED),
+                  ("workers", self.workers, 0, MAX_WORKERS)]
         for name, value, low, high in checks:
             if not _is_int(value) or not low <= value <= high:
                 raise ConfigError(f"{name} must be an integer >= {low} and <= {high}, "

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from .counting import count_flops, count_parameters, example_inputs
 from .encoders import EMBEDDED_ENCODERS
@@ -221,14 +221,43 @@ def pretrain_config(cfg: RunConfig):
     return RECIPES[cfg.model.encoder]
 
 
-def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator) -> float:
+class CollatedBatches(Dataset):
+    """Batch ``i`` of a fixed list of index batches, collated: what a loader worker makes."""
+
+    def __init__(self, dataset: Dataset, batches: list[torch.Tensor]):
+        self.dataset, self.batches = dataset, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        return collate(self.dataset, self.batches[index])
+
+
+def batch_loader(dataset: Dataset, batches: list[torch.Tensor], workers: int = 0,
+                 device: torch.device | None = None) -> DataLoader:
+    """The collated ``batches`` in their order, made ahead of the step by ``workers``
+    processes (0: in this one) and, for a CUDA device, in pinned memory so that the copy to
+    the GPU runs asynchronously.
+
+    The order and the random numbers stay in the training process: collating draws none
+    (RandAugment and MixUp run after it, in :func:`model_inputs` and the loop), so a run's
+    batches, and its numbers, are the same for any number of workers."""
+    pin = device is not None and device.type == "cuda"
+    return DataLoader(CollatedBatches(dataset, batches), batch_size=None, shuffle=False,
+                      num_workers=workers, pin_memory=pin)
+
+
+def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator,
+             workers: int = 0) -> float:
     """Test accuracy (0–1); each process scores a strided shard, counts are summed."""
     model.eval()
     indices = torch.arange(len(dataset))[accelerator.process_index::accelerator.num_processes]
     counts = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
     with torch.no_grad():
-        for chunk in indices.split(batch_size):
-            inputs, labels = model_inputs(collate(dataset, chunk), task, accelerator.device)
+        for batch in batch_loader(dataset, list(indices.split(batch_size)), workers,
+                                  accelerator.device):
+            inputs, labels = model_inputs(batch, task, accelerator.device)
             with accelerator.autocast():
                 logits = model(*inputs)
             counts[0] += (logits.argmax(dim=-1) == labels).sum()
@@ -241,7 +270,8 @@ BN_CALIBRATION_EXAMPLES = 4096  # training examples whose statistics BatchNorm u
 
 
 def recalibrate_batch_norm(model: nn.Module, dataset: Dataset, task: str, batch_size: int,
-                           accelerator, seed: int, examples: int = BN_CALIBRATION_EXAMPLES) -> None:
+                           accelerator, seed: int, examples: int = BN_CALIBRATION_EXAMPLES,
+                           workers: int = 0) -> None:
     """Set every BatchNorm's running statistics to those of the current weights ("precise BN").
 
     Why: the running averages trail the weights by a few dozen steps (momentum 0.1). With a
@@ -265,11 +295,11 @@ def recalibrate_batch_norm(model: nn.Module, dataset: Dataset, task: str, batch_
     for norm in norms:
         norm.train()
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    # batch statistics of one example are undefined: such a last batch is left out
+    chunks = [chunk for chunk in order[:examples].split(batch_size) if len(chunk) >= 2]
     with torch.no_grad():
-        for chunk in order[:examples].split(batch_size):
-            if len(chunk) < 2:  # batch statistics of one example are undefined
-                continue
-            inputs, _ = model_inputs(collate(dataset, chunk), task, accelerator.device)
+        for batch in batch_loader(dataset, chunks, workers, accelerator.device):
+            inputs, _ = model_inputs(batch, task, accelerator.device)
             with accelerator.autocast():
                 model(*inputs)
     for norm, momentum in zip(norms, momenta):
@@ -374,11 +404,12 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         batches = shard_batches(order, cfg.batch_size, rank, world)
         global_sizes = [len(b) for b in order.split(cfg.batch_size) if len(b) >= world]
         tick, total, seen = time.time(), 0.0, 0
-        bar = _progress(batches, f"epoch {epoch + 1}/{cfg.epochs}",
+        loader = batch_loader(data.train, batches, cfg.workers, accelerator.device)
+        bar = _progress(loader, f"epoch {epoch + 1}/{cfg.epochs}",
                         progress and accelerator.is_main_process)
-        for indices, global_size in zip(bar, global_sizes):
-            inputs, labels = model_inputs(collate(data.train, indices), cfg.model.task,
-                                           accelerator.device, augment=cfg.augment)
+        for (batch, indices), global_size in zip(zip(bar, batches), global_sizes):
+            inputs, labels = model_inputs(batch, cfg.model.task, accelerator.device,
+                                          augment=cfg.augment)
             targets = labels
             if cfg.model.task == "vision" and cfg.augment:
                 mixed, targets = mixup(inputs[0], labels, data.num_classes, MIXUP_ALPHA)
@@ -407,8 +438,9 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         accuracy = None
         if evaluates(cfg, epoch):
             recalibrate_batch_norm(accelerator.unwrap_model(model), data.train, cfg.model.task,
-                                   cfg.batch_size, accelerator, cfg.seed)
-            accuracy = evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator)
+                                   cfg.batch_size, accelerator, cfg.seed, workers=cfg.workers)
+            accuracy = evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator,
+                                cfg.workers)
         # a finite loss can still leave non-finite weights (one step with a huge --lr): such
         # an epoch must never be checkpointed, nor end in a finished run
         broken = [name for name, tensor in accelerator.unwrap_model(model).state_dict().items()

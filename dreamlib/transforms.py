@@ -228,6 +228,9 @@ def model_inputs(batch, task: str, device, augment: bool = False):
         images, labels = batch
         if augment:
             images = augment_batch(images)
-        return (normalize_batch(images).to(device),), labels.to(device)
+        # copy the uint8 batch (a quarter of the bytes; pinned by the loader on CUDA), then scale
+        return ((normalize_batch(images.to(device, non_blocking=True)),),
+                labels.to(device, non_blocking=True))
     ids, mask, labels = batch
-    return (ids.to(device), mask.to(device)), labels.to(device)
+    return ((ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)),
+            labels.to(device, non_blocking=True))

@@ -36,7 +36,8 @@ from hypothesis import strategies as st
 
 from dreamlib.cli import main
 from dreamlib.pretrain import WEIGHTS_ENV, shipped_folder
-from dreamlib.runs import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_ITEMS, MAX_SEED, METRICS_FILE
+from dreamlib.runs import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_ITEMS, MAX_SEED, MAX_WORKERS,
+                           METRICS_FILE)
 from dreamlib.validate import (
     MAX_BENCH_BATCH,
     MAX_BENCH_STEPS,
@@ -99,6 +100,7 @@ FLAGS = {
     "train --max-test": (BASELINE, "--max-test", ints(st.integers(1, 32), MAX_ITEMS)),
     "train --seed": (BASELINE, "--seed", ints(st.integers(0, MAX_SEED), MAX_SEED)),
     "train --eval-every": (BASELINE, "--eval-every", ints(st.integers(1, 3), MAX_EPOCHS)),
+    "train --workers": (BASELINE, "--workers", ints(st.integers(0, 1), MAX_WORKERS)),
     "train --lr": (BASELINE, "--lr", floats(st.floats(1e-6, 1.0))),
     "train --image-size": (BASELINE, "--image-size", ints(st.integers(16, 32), MAX_IMAGE_SIZE)),
     "train --in-channels": (BASELINE, "--in-channels", ints(st.sampled_from([1, 3]), 3)),

@@ -204,7 +204,8 @@ def test_resnet18_baseline_at_224_px_is_torchvisions():
 BAD_CONFIGS = [  # (fields, substrings the one-line message must contain)
     (dict(task="audio"), ["'audio'", "vision, text"]),
     (dict(model="sleep"), ["'sleep'", ", ".join(MODELS)]),
-    (dict(chain="resnet101"), ["'resnet101'", ", ".join(VISION_CHAINS)]),
+    (dict(chain="resnet152"), ["'resnet152'", ", ".join(VISION_CHAINS)]),
+    (dict(chain="resnet101"), ["resnet101", "--model baseline", ", ".join(VISION_CHAINS)]),
     (dict(chain="lstm"), ["'lstm'", ", ".join(VISION_CHAINS)]),
     (dict(task="text", chain="gru"), ["'gru'", ", ".join(TEXT_CHAINS)]),
     (dict(task="text", chain="lstm-5"), ["'lstm-5'", ", ".join(TEXT_CHAINS)]),

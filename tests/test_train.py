@@ -217,6 +217,43 @@ def test_evaluating_less_often_changes_the_log_not_the_result(tmp_path):
     assert column(tmp_path / "every", "test_accuracy")[0] != ""
 
 
+def test_loader_workers_change_the_speed_not_the_run(tmp_path):
+    """Worker processes collate the batches in the order the training process fixed, and
+    collating draws no random numbers (RandAugment, MixUp and the MAE masks stay in the
+    training process): two workers give the same run, bit for bit, in the same folder."""
+    import dataclasses
+
+    cfg = vision(epochs=1)
+    helped = dataclasses.replace(cfg, workers=2)
+    assert helped.run_hash() == cfg.run_hash()
+    alone = train_run(cfg, tmp_path / "alone", log=quiet, progress=False)
+    with_workers = train_run(helped, tmp_path / "workers", log=quiet, progress=False)
+    assert (with_workers["accuracy"], with_workers["train_loss"]) == (alone["accuracy"],
+                                                                      alone["train_loss"])
+    first = torch.load(tmp_path / "alone" / CHECKPOINT_FILE, weights_only=False)["model"]
+    second = torch.load(tmp_path / "workers" / CHECKPOINT_FILE, weights_only=False)["model"]
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_batches_are_pinned_for_a_cuda_device_only():
+    from dreamlib.train import batch_loader
+
+    data = torch.utils.data.TensorDataset(torch.arange(6))
+    batches = list(torch.arange(6).split(4))
+    assert batch_loader(data, batches, device=torch.device("cuda")).pin_memory
+    assert not batch_loader(data, batches, device=torch.device("cpu")).pin_memory
+    assert [len(b[0]) for b in batch_loader(data, batches)] == [4, 2]
+
+
+@pytest.mark.parametrize("workers", [-1, 1.5, 10_000])
+def test_a_bad_worker_count_is_refused(workers):
+    from dreamlib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="workers"):
+        make_run_config("smoke", "vision", workers=workers)
+
+
 # --------------------------------------------------------------------------- kill and resume
 
 RESUME_FLAGS = ["--profile", "smoke", "--task", "vision", "--model", "sleepnet", "--blocks", "2",

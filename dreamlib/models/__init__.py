@@ -1,7 +1,8 @@
 """Build any model of the paper from a :class:`~dreamlib.config.ModelConfig`.
 
 ``build_model`` is the one registry: SleepNet/DreamNet for vision and text, the chain-only
-baselines (ResNet18/34/50, LSTM-k, WordCNN, CharCNN), the encoder fine-tuning baselines
+baselines (ResNet18/34/50, LSTM-k, WordCNN, CharCNN; Table 3's published ResNet101,
+EfficientNet-B7/V2-L and CvT-21/W24, see :mod:`.zoo`), the encoder fine-tuning baselines
 (any ViT/MAE/BERT/RoBERTa/DistilBERT/XLNet) and the "encoder features only" control (the
 chain plus the frozen encoder's features of the input, added once before the head). Vision models take ``images`` (B, C, H, W);
 text models take ``input_ids`` and ``attention_mask`` (B, T). Every model's ``forward``
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import CHAR_VOCAB_SIZE, ModelConfig
+from ..config import CHAR_VOCAB_SIZE, REFERENCE_BASELINES, ModelConfig
 from ..encoders import TextEncoder, VisionEncoder, encoder_config, encoder_task, load_encoder
 from ..errors import ConfigError
 from .text import (TextChain, TextClassifier, TextDreamNet, TextFeaturesControl, TextFinetune,
                    TextSleepNet)
 from .vision import (ResNetChain, ResNetClassifier, VisionDreamNet, VisionFeaturesControl,
                      VisionFinetune, VisionSleepNet)
+from .zoo import build_reference
 
 __all__ = ["build_model", "encoder_parameters", "text_vocab_size", "ModelConfig"]
 
@@ -68,6 +70,8 @@ def _check_encoder_task(cfg: ModelConfig) -> None:
 
 
 def _build_vision(cfg: ModelConfig, encoder: VisionEncoder | None) -> nn.Module:
+    if cfg.chain in REFERENCE_BASELINES:
+        return build_reference(cfg.chain, cfg.in_channels, cfg.num_classes)
     if cfg.model == "finetune":
         return VisionFinetune(encoder, cfg.in_channels, cfg.num_classes)
     chain = ResNetChain(cfg.chain, cfg.in_channels, cfg.image_size, cfg.width)
