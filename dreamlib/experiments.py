@@ -81,9 +81,16 @@ def _run(profile: str, task: str, seed: int = 0, **model) -> RunConfig:
     return make_run_config(profile, task, model=model, seed=seed, **run)
 
 
-def main_seeds(profile: str) -> tuple[int, ...]:
-    """Seeds of the rows a claim is judged on, in ``profile``."""
-    return tuple(grid_settings(profile)["main_seeds"])
+def main_seeds(profile: str, task: str) -> tuple[int, ...]:
+    """Seeds of the main rows of ``task`` (chain, control, SleepNet/DreamNet-MAIN_BLOCKS),
+    in ``profile``."""
+    return tuple(grid_settings(profile)["main_seeds"][task])
+
+
+def ablation_seeds(profile: str) -> tuple[int, ...]:
+    """Seeds of each arm of the encoder and freeze ablations, in ``profile``; an arm that is
+    a main row reads the first of that row's runs, so the pairs share seeds."""
+    return tuple(grid_settings(profile)["ablation_seeds"])
 
 
 def curve_seeds(profile: str) -> tuple[int, ...]:
@@ -114,10 +121,10 @@ def table3_vision(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> li
     """Table 3: ResNet18, a fine-tuned MAE, the encoder-features control, SleepNet-M and
     DreamNet-M (vision).
 
-    ``seeds`` (default: the profile's main seeds) go to ResNet18, the control and
+    ``seeds`` (default: the profile's main seeds for vision) go to ResNet18, the control and
     M = MAIN_BLOCKS; the other block counts get ``curve`` (default: the curve seeds).
     """
-    seeds = tuple(seeds or main_seeds(profile))
+    seeds = tuple(seeds or main_seeds(profile, "vision"))
     curve = tuple(curve or curve_seeds(profile))
     rows = [Entry("ResNet18", _run(profile, "vision", seed, model="baseline", chain="resnet18"),
                   paper="ResNet18") for seed in seeds]
@@ -129,8 +136,8 @@ def table3_vision(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> li
 
 def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list[Entry]:
     """Table 4: LSTM-4, LSTM-2, WordCNN, a fine-tuned masked LM, the encoder-features control,
-    SleepNet-M, DreamNet-M (text). Seeds as in :func:`table3_vision`."""
-    seeds = tuple(seeds or main_seeds(profile))
+    SleepNet-M, DreamNet-M (text). Seeds as in :func:`table3_vision` (text's main seeds)."""
+    seeds = tuple(seeds or main_seeds(profile, "text"))
     curve = tuple(curve or curve_seeds(profile))
     rows = [Entry("LSTM-4", _run(profile, "text", seed, model="baseline", chain="lstm"),
                   paper="LSTM-4") for seed in seeds]
@@ -173,10 +180,11 @@ def fig8_encoders(profile: str, tasks=("vision", "text"), seeds=None) -> list[En
 
     The variants come from the profile: at CPU scale the same small autoencoder untrained
     (``pretrained=False``) and pre-trained, plus the packaged MiniLM for text SleepNet; at
-    paper scale the hub encoders base vs large.
+    paper scale the hub encoders base vs large. ``seeds``: default the profile's ablation
+    seeds.
     """
     variants = grid_settings(profile)["encoder_variants"]
-    seeds = tuple(seeds or main_seeds(profile))
+    seeds = tuple(seeds or ablation_seeds(profile))
     rows = []
     for task in tasks:
         chain = _default_chain(task)
@@ -193,8 +201,8 @@ def fig8_encoders(profile: str, tasks=("vision", "text"), seeds=None) -> list[En
 
 def fig9_freeze(profile: str, tasks=("vision", "text"), seeds=None) -> list[Entry]:
     """Fig 9: SleepNet-2 / DreamNet-2 with the encoder frozen (default) vs unfrozen (its own
-    learning rate ``encoder_lr``), paired by seed."""
-    seeds = tuple(seeds or main_seeds(profile))
+    learning rate ``encoder_lr``), paired by seed (default: the profile's ablation seeds)."""
+    seeds = tuple(seeds or ablation_seeds(profile))
     rows = []
     for task in tasks:
         for kind in ("sleepnet", "dreamnet"):

@@ -76,21 +76,28 @@ _HUB_VARIANTS = {key: [(name.split("/")[-1], {"encoder": name}) for name in name
 # would double Fig 7's cost). Notebook 05's ``chains`` knob brings them back.
 _CPU_CHAINS = {"vision": ("resnet18", "resnet34"), "text": ("lstm", "wordcnn")}
 
-#: What the experiment grids take from a profile besides run defaults: the seeds of every
-#: row a claim is judged on (``main_seeds``: chain baseline, control, SleepNet-2/DreamNet-2,
-#: each arm of the encoder and freeze ablations) and of every point of a curve
-#: (``curve_seeds``: the other block counts, Fig 7's chains), the connection head, each
+#: What the experiment grids take from a profile besides run defaults: the seeds of the main
+#: rows, per task (``main_seeds``: chain baseline, control, SleepNet-2/DreamNet-2 of Tables
+#: 3/4), of each arm of the encoder and freeze ablations (``ablation_seeds``: Figs 8/9; an arm
+#: that is a main row reuses those runs), of every point of a curve (``curve_seeds``: the
+#: other block counts, Fig 7's chains), the connection head, each
 #: method's encoder (empty: the model config's default, an embedded encoder), Fig 8's encoder
 #: variants, Fig 7's chains, and whether its outputs are the results committed in the repository
 #: (``publish``) or go under .cache/outputs/.
 GRID_SETTINGS: dict[str, dict] = {
-    "smoke": {"main_seeds": (0, 1), "curve_seeds": (0,), "head": "linear", "encoders": {},
+    "smoke": {"main_seeds": {"vision": (0, 1), "text": (0, 1)}, "ablation_seeds": (0, 1),
+              "curve_seeds": (0,), "head": "linear", "encoders": {},
               "encoder_variants": _EMBEDDED_VARIANTS, "chains": paper.FIG7_CHAINS,
               "publish": False},
-    "default": {"main_seeds": (0, 1, 2, 3, 4), "curve_seeds": (0, 1, 2), "head": "linear",
+    # Main rows: the seeds that narrow each row's 95 % CI to about ±1 point at the spreads
+    # measured with 5 seeds (stats.seeds_for_half_width: vision control 1.5 -> 9, text
+    # SleepNet-2 1.9 -> 12); the ablation arms keep 5, the curves 3.
+    "default": {"main_seeds": {"vision": tuple(range(9)), "text": tuple(range(12))},
+                "ablation_seeds": (0, 1, 2, 3, 4), "curve_seeds": (0, 1, 2), "head": "linear",
                 "encoders": {}, "encoder_variants": _EMBEDDED_VARIANTS,
                 "chains": _CPU_CHAINS, "publish": True},
-    "paper": {"main_seeds": (0,), "curve_seeds": (0,), "head": "linear",
+    "paper": {"main_seeds": {"vision": (0,), "text": (0,)}, "ablation_seeds": (0,),
+              "curve_seeds": (0,), "head": "linear",
               "encoders": paper.PAPER_ENCODERS, "encoder_variants": _HUB_VARIANTS,
               "chains": paper.FIG7_CHAINS, "publish": False},
 }
