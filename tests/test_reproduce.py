@@ -196,6 +196,25 @@ def test_default_profile_has_the_seeds_the_protocol_asks_for():
         assert len(seeds) >= 3, key
 
 
+def test_ablation_arms_that_are_main_rows_reuse_the_main_rows_runs():
+    """Fig 8's pre-trained arm and Fig 9's frozen arm are SleepNet-2/DreamNet-2 of Tables 3/4:
+    they read the first of the main rows' runs (the ablation seeds are a prefix of each task's
+    main seeds), so every ablation pair shares seeds and costs no run of its own."""
+    ablation = experiments.ablation_seeds("default")
+    for task, grid in (("vision", experiments.table3_vision), ("text", experiments.table4_text)):
+        main = experiments.main_seeds("default", task)
+        assert main[:len(ablation)] == ablation and len(main) > len(ablation)
+        table = {e.cfg for e in grid("default")}
+        frozen = [e for e in experiments.fig9_freeze("default", tasks=(task,))
+                  if e.variant == "frozen"]
+        pretrained = [e for e in experiments.fig8_encoders("default", tasks=(task,))
+                      if e.variant in ("chain only", "mae-small pre-trained",
+                                       "mlm-small pre-trained")]
+        assert frozen and pretrained
+        assert {e.cfg for e in frozen + pretrained} <= table
+        assert {e.cfg.seed for e in frozen + pretrained} == set(ablation)
+
+
 def test_grids_share_runs_and_use_the_papers_encoders_in_the_paper_profile():
     entries = experiments.all_entries("default")
     unique = schedule.unique_runs(entries)
