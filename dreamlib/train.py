@@ -242,10 +242,13 @@ def batch_loader(dataset: Dataset, batches: list[torch.Tensor], workers: int = 0
 
     The order and the random numbers stay in the training process: collating draws none
     (RandAugment and MixUp run after it, in :func:`model_inputs` and the loop), so a run's
-    batches, and its numbers, are the same for any number of workers."""
+    batches, and its numbers, are the same for any number of workers. The loader gets a
+    generator of its own: each of its iterators draws a base seed for its workers, and drawn
+    from torch's global RNG that would shift every MAE mask and dropout draw after it, tying
+    a run's numbers to DataLoader internals."""
     pin = device is not None and device.type == "cuda"
     return DataLoader(CollatedBatches(dataset, batches), batch_size=None, shuffle=False,
-                      num_workers=workers, pin_memory=pin)
+                      num_workers=workers, pin_memory=pin, generator=torch.Generator())
 
 
 def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator,

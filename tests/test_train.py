@@ -246,6 +246,21 @@ def test_batches_are_pinned_for_a_cuda_device_only():
     assert [len(b[0]) for b in batch_loader(data, batches)] == [4, 2]
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_batch_loader_draws_nothing_from_the_global_rng(workers):
+    """Every DataLoader iterator draws a base seed for its workers; drawn from torch's global
+    RNG it would shift the MAE masks and dropout of the whole epoch after it. The loader's
+    own generator keeps a run's random draws what they were without a loader."""
+    from dreamlib.train import batch_loader
+
+    data = torch.utils.data.TensorDataset(torch.arange(6))
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert [len(b[0]) for b in batch_loader(data, list(torch.arange(6).split(4)), workers)] \
+        == [4, 2]
+    assert torch.equal(torch.get_rng_state(), before)
+
+
 @pytest.mark.parametrize("workers", [-1, 1.5, 10_000])
 def test_a_bad_worker_count_is_refused(workers):
     from dreamlib.errors import ConfigError
