@@ -30,6 +30,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from dreamlib.bench import bench, encoder_seconds, median_seconds  # noqa: E402
 from dreamlib.blocks import LinearHead  # noqa: E402
+from dreamlib.encoders import Tokens  # noqa: E402
 from dreamlib.config import ModelConfig  # noqa: E402
 from dreamlib.paper import PAPER_ENCODERS  # noqa: E402
 from dreamlib.report import markdown  # noqa: E402
@@ -60,8 +61,8 @@ def bench_subprocess(fields: dict, batch_size: int, steps: int, *options: str) -
 def limits(batch_size: int, steps: int) -> tuple[float, dict, dict]:
     """ResNet18 step, chain-alone steps per task, encoder-alone seconds per (task, kind)."""
     run = lambda cfg: bench(cfg, batch_size, steps)["step_seconds"]  # noqa: E731
-    chains = {"vision": run(ModelConfig(model="baseline", **VISION)),
-              "text": run(ModelConfig(model="baseline", **TEXT))}
+    chains = {"vision": run(ModelConfig(method="baseline", **VISION)),
+              "text": run(ModelConfig(method="baseline", **TEXT))}
     encoders = {(task, kind): encoder_seconds(PAPER_ENCODERS[(task, kind)], kind == "dreamnet",
                                               batch_size, steps)
                 for task in ("vision", "text") for kind in ("sleepnet", "dreamnet")}
@@ -75,7 +76,7 @@ def linear_head_seconds(blocks: int, batch_size: int, steps: int, token_dim: int
     shapes = ResNetChain(VISION["chain"], 3, VISION["image_size"]).stage_shapes[:blocks]
     heads = torch.nn.ModuleList(LinearHead(token_dim, shape) for shape in shapes)
     optimizer = adam(heads.parameters(), lr=1e-4)
-    tokens = torch.randn(batch_size, 1, token_dim)
+    tokens = Tokens(torch.randn(batch_size, 1, token_dim), visible=None)  # every token seen
 
     def step():
         loss = sum(head(tokens).square().mean() for head in heads)
@@ -97,7 +98,7 @@ def model_rows(blocks, batch_size: int, steps: int, resnet18: float, chains: dic
     for sizes, kind, head in specs:
         task = sizes["task"]
         for m in blocks:
-            fields = {**sizes, "model": kind, "blocks": m, "head": head,
+            fields = {**sizes, "method": kind, "blocks": m, "a_out": head,
                       "encoder": PAPER_ENCODERS[(task, kind)]}
             result = bench_subprocess(fields, batch_size, steps)
             seconds = result["step_seconds"]
@@ -121,7 +122,7 @@ def option_rows(batch_size: int, steps: int) -> list[dict]:
     options = [("fp32", ()), ("channels_last", ("--channels-last",)),
                ("bf16 autocast", ("--precision=bf16",))]
     for head in ("grid", "linear"):
-        fields = {**VISION, "model": "dreamnet", "blocks": 3, "head": head,
+        fields = {**VISION, "method": "dreamnet", "blocks": 3, "a_out": head,
                   "encoder": PAPER_ENCODERS[("vision", "dreamnet")]}
         for name, flags in options:
             result = bench_subprocess(fields, batch_size, steps, *flags)

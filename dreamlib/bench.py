@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .config import ModelConfig
 from .counting import example_inputs
+from .encoders import load_encoder
 from .errors import ConfigError
 from .models import build_model, encoder_parameters
 from .train import adam
@@ -73,7 +74,7 @@ def prepared(cfg: ModelConfig, batch_size: int = 2, precision: str = "fp32",
 def compiled(model: torch.nn.Module) -> torch.nn.Module:
     """``torch.compile`` that draws random numbers as eager mode does: the MAE masks are
     random, and inductor's own generator would draw different ones (a different step)."""
-    import torch._inductor.config as inductor
+    import torch._inductor.config as inductor  # deferred: the compiler stack takes ~2 s to import
 
     inductor.fallback_random = True
     return torch.compile(model)
@@ -137,8 +138,6 @@ def encoder_seconds(name: str, autoencoder: bool, batch_size: int = 2, steps: in
     Vision: forward and backward to its input (gradients must reach the chain). Text: forward
     only, without autograd (nothing can flow back through the argmax).
     """
-    from .encoders import load_encoder
-
     torch.manual_seed(0)
     encoder = load_encoder(name, autoencoder=autoencoder, pretrained=False, mask_ratio=mask_ratio)
     encoder.requires_grad_(False)

@@ -9,7 +9,8 @@ the encoder's output back to the chain's shape. The connections below are A_out 
 the chain models in :mod:`dreamlib.models` add them to their stages. The encoder is passed
 in at call time, so one frozen copy serves every block.
 
-Vision A_out comes in two heads, chosen by config:
+Vision A_out comes in two heads, chosen by the config's ``a_out`` (:data:`SLEEP_HEADS`,
+:data:`DREAM_HEADS`):
 
 * ``linear`` — the authors' A_out: a mean over tokens, one ``Linear(D, C·H·W)``, reshape. In
   their code it pools the MAE decoder's per-patch pixel predictions (in SleepNet too); here
@@ -25,7 +26,39 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .encoders import TextEncoder, VisionEncoder, linear_argmax
+from .encoders import Reconstruction, TextEncoder, Tokens, VisionEncoder, linear_argmax
+
+# ------------------------------------------------------------------------------------------
+# Small shared steps
+# ------------------------------------------------------------------------------------------
+
+
+def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of (B, N, D) over the N positions where ``mask`` (B, N) is set: a text's real
+    tokens (not its padding), or the patches an MAE saw."""
+    weights = mask.unsqueeze(-1).to(h.dtype)
+    return (h * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, C, H, W) bilinearly resized to ``size`` (unchanged when it already has it)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def straight_through(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(argmax ids, one-hot) of ``logits`` with a straight-through gradient: the forward value
+    is the hard one-hot, the backward pass is the softmax's (hard + p - p.detach())."""
+    ids = logits.argmax(dim=-1)
+    probs = logits.softmax(dim=-1)
+    hard = F.one_hot(ids, probs.shape[-1]).to(probs.dtype)
+    return ids, hard + probs - probs.detach()
+
+
+# ------------------------------------------------------------------------------------------
+# Vision: A_in, the A_out heads, the connections
+# ------------------------------------------------------------------------------------------
 
 
 class ImageAdapter(nn.Module):
@@ -42,15 +75,12 @@ class ImageAdapter(nn.Module):
         self.proj = nn.Conv2d(in_channels, 3, kernel_size=1)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        x = self.proj(h)
-        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
-                              align_corners=False)
-        return x
+        return resize(self.proj(h), (self.image_size, self.image_size))
 
 
 class LinearHead(nn.Module):
-    """A_out ``linear``: mean over visible tokens → Linear(D, C·H·W) → reshape (authors' code)."""
+    """A_out ``linear``: mean over the (visible) tokens → Linear(D, C·H·W) → reshape (authors'
+    code). Reads the encoder's tokens (sleep) or the decoder's per-patch pixels (dream)."""
 
     def __init__(self, token_dim: int, out_shape: tuple[int, int, int]):
         super().__init__()
@@ -58,29 +88,39 @@ class LinearHead(nn.Module):
         channels, height, width = out_shape
         self.proj = nn.Linear(token_dim, channels * height * width)
 
-    def forward(self, tokens: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
-        if visible is None:
-            pooled = tokens.mean(dim=1)
-        else:
-            weights = visible.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+    def forward(self, encoded: Tokens | Reconstruction) -> torch.Tensor:
+        tokens = encoded.tokens
+        pooled = tokens.mean(dim=1) if encoded.visible is None else masked_mean(tokens, encoded.visible)
         return self.proj(pooled).view(tokens.shape[0], *self.out_shape)
 
 
 class GridHead(nn.Module):
-    """A_out ``grid``: token grid (B, D, g, g) → 1×1 conv → norm → bilinear resize to H×W."""
+    """A_out ``grid`` (sleep): token grid (B, D, g, g) → 1×1 conv → norm → bilinear resize."""
 
     def __init__(self, token_dim: int, out_shape: tuple[int, int, int]):
         super().__init__()
-        channels, self.height, self.width = out_shape
+        channels, height, width = out_shape
+        self.size = (height, width)
         self.proj = nn.Conv2d(token_dim, channels, kernel_size=1, bias=False)
         self.norm = nn.BatchNorm2d(channels)
 
-    def forward(self, grid: torch.Tensor) -> torch.Tensor:
-        x = self.norm(self.proj(grid))
-        if x.shape[-2:] != (self.height, self.width):
-            x = F.interpolate(x, size=(self.height, self.width), mode="bilinear", align_corners=False)
-        return x
+    def forward(self, encoded: Tokens) -> torch.Tensor:
+        return resize(self.norm(self.proj(tokens_to_grid(encoded.tokens))), self.size)
+
+
+class ReconstructionHead(nn.Module):
+    """A_out ``grid`` (dream): the dream image area-resized to H×W → 3×3 conv → norm. It reads
+    the 3-channel image, so the width of the per-patch predictions (``token_dim``) is unused."""
+
+    def __init__(self, token_dim: int, out_shape: tuple[int, int, int]):
+        super().__init__()
+        channels, height, width = out_shape
+        self.size = (height, width)
+        self.proj = nn.Conv2d(3, channels, kernel_size=3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, dream: Reconstruction) -> torch.Tensor:
+        return self.norm(self.proj(F.adaptive_avg_pool2d(dream.image, self.size)))
 
 
 def tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:
@@ -90,36 +130,23 @@ def tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:
     return tokens.transpose(1, 2).reshape(batch, dim, side, side)
 
 
+# A_out of each connection, by the config's name for it (``ModelConfig.a_out``)
+SLEEP_HEADS: dict[str, type[nn.Module]] = {"linear": LinearHead, "grid": GridHead}
+DREAM_HEADS: dict[str, type[nn.Module]] = {"linear": LinearHead, "grid": ReconstructionHead}
+
+
 class VisionSleepConnection(nn.Module):
     """Block ①: A_out(φ(A_in(h))) for images. The encoder is frozen or not; gradients always
     reach ``h`` through it, since the chain learns to use what the encoder makes of it."""
 
     def __init__(self, encoder: VisionEncoder, in_channels: int,
-                 out_shape: tuple[int, int, int], head: str):
+                 out_shape: tuple[int, int, int], a_out: str):
         super().__init__()
         self.adapter = ImageAdapter(in_channels, encoder.image_size)
-        self.head_kind = head
-        self.head = (LinearHead if head == "linear" else GridHead)(encoder.hidden_size, out_shape)
+        self.head = SLEEP_HEADS[a_out](encoder.hidden_size, out_shape)
 
     def forward(self, h: torch.Tensor, encoder: VisionEncoder, block: int = 0) -> torch.Tensor:
-        encoded = encoder.encode(self.adapter(h), block)
-        if self.head_kind == "linear":
-            return self.head(encoded.tokens, encoded.visible)
-        return self.head(tokens_to_grid(encoded.tokens))
-
-
-class ReconstructionHead(nn.Module):
-    """A_out ``grid`` for a dream image: area-resize to H×W → 3×3 conv → norm."""
-
-    def __init__(self, out_shape: tuple[int, int, int]):
-        super().__init__()
-        channels, self.height, self.width = out_shape
-        self.proj = nn.Conv2d(3, channels, kernel_size=3, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(channels)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        image = F.adaptive_avg_pool2d(image, (self.height, self.width))
-        return self.norm(self.proj(image))
+        return self.head(encoder.encode(self.adapter(h), block))
 
 
 class VisionDreamConnection(nn.Module):
@@ -130,21 +157,20 @@ class VisionDreamConnection(nn.Module):
     """
 
     def __init__(self, encoder: VisionEncoder, in_channels: int,
-                 out_shape: tuple[int, int, int], head: str):
+                 out_shape: tuple[int, int, int], a_out: str):
         super().__init__()
         self.adapter = ImageAdapter(in_channels, encoder.image_size)
-        self.head_kind = head
-        if head == "linear":
-            self.head = LinearHead(encoder.patch_dim, out_shape)
-        else:
-            self.head = ReconstructionHead(out_shape)
+        self.head = DREAM_HEADS[a_out](encoder.patch_dim, out_shape)
 
     def forward(self, h: torch.Tensor, encoder: VisionEncoder,
                 block: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         dream = encoder.reconstruct(self.adapter(h), block)
-        if self.head_kind == "linear":
-            return self.head(dream.patches), dream.image
-        return self.head(dream.image), dream.image
+        return self.head(dream), dream.image
+
+
+# ------------------------------------------------------------------------------------------
+# Text: A_in and the connections
+# ------------------------------------------------------------------------------------------
 
 
 class TokenAdapter(nn.Module):
@@ -168,22 +194,22 @@ class TokenAdapter(nn.Module):
             self.proj = nn.Linear(hidden, vocab_size, bias=False)
             self.proj.weight.requires_grad_(straight_through)
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """(V, hidden): the vocabulary projection."""
+        return self._embedding[0].weight if self.tied else self.proj.weight
+
     def logits(self, h: torch.Tensor) -> torch.Tensor:
-        if self.tied:
-            return F.linear(h, self._embedding[0].weight)
-        return self.proj(h)
+        return F.linear(h, self.weight)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T); the hard argmax of the paper (no gradient can cross it)."""
-        weight = self._embedding[0].weight if self.tied else self.proj.weight
         with torch.no_grad():
-            return linear_argmax(h, weight)
+            return linear_argmax(h, self.weight)
 
     def soft_one_hot(self, h: torch.Tensor) -> torch.Tensor:
         """Straight-through one-hot (B, T, V): forward = argmax, backward = softmax gradient."""
-        probs = self.logits(h).softmax(dim=-1)
-        hard = F.one_hot(probs.argmax(dim=-1), probs.shape[-1]).to(probs.dtype)
-        return hard + probs - probs.detach()
+        return straight_through(self.logits(h))[1]
 
 
 def _encoder_inputs(adapter: TokenAdapter, encoder: TextEncoder, h: torch.Tensor,
@@ -238,11 +264,8 @@ class TextDreamConnection(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and _needs_autograd(self.adapter, encoder)):
             inputs = _encoder_inputs(self.adapter, encoder, h, mask)
             if self.adapter.straight_through:
-                logits = encoder.reconstruct(**inputs)
-                dream_ids = logits.argmax(dim=-1)
-                probs = logits.softmax(dim=-1)
-                hard = F.one_hot(dream_ids, probs.shape[-1]).to(probs.dtype)
-                dream_embeds = (hard + probs - probs.detach()) @ encoder.embedding_matrix
+                dream_ids, one_hot = straight_through(encoder.reconstruct(**inputs))
+                dream_embeds = one_hot @ encoder.embedding_matrix
             else:
                 dream_ids = encoder.reconstruct_ids(**inputs)
                 dream_embeds = encoder.embed(dream_ids)

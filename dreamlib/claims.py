@@ -17,7 +17,8 @@ import math
 import pandas as pd
 
 from . import paper
-from .config import DEFAULT_CHAIN
+from .config import DEFAULT_CHAIN, ModelConfig
+from .counting import count, paper_model_config
 from .experiments import MAIN_BLOCKS
 from .report import frame
 from .stats import PairedDifference, judge, paired_difference, seeds_for_half_width, slope
@@ -150,13 +151,14 @@ def freeze_claims(records: list[dict]) -> list[dict]:
 
 def at_paper_scale(records: list[dict]) -> bool:
     """Whether vision runs use the paper's dataset, input size and encoders (Table 5's scale)."""
-    configs = [r["config"] for r in records]
+    configs = [(r["config"]["dataset"], ModelConfig.from_dict(r["config"]["model"]))
+               for r in records]
     encoders = set(paper.PAPER_ENCODERS.values())
     return bool(configs) and all(
-        c["dataset"] == paper.MAIN_DATASETS["vision"]
-        and c["model"]["image_size"] == paper.INPUT_SIZES["vision"]["image_size"]
-        and (c["model"]["model"] == "baseline" or c["model"]["encoder"] in encoders)
-        for c in configs)
+        dataset == paper.MAIN_DATASETS["vision"]
+        and model.image_size == paper.INPUT_SIZES["vision"]["image_size"]
+        and (model.method == "baseline" or model.encoder in encoders)
+        for dataset, model in configs)
 
 
 def efficiency_claims(records: list[dict]) -> list[dict]:
@@ -291,13 +293,11 @@ def claims_markdown(judged: list[dict], profile: str, counts: list[dict]) -> str
 def parameter_counts(profile: str) -> list[dict]:
     """The paper's, the authors' code's and this implementation's sizes of SleepNet-3 and
     DreamNet-3 (vision, ResNet18 chain, 224 px, CIFAR-100, paper-faithful linear head)."""
-    from .counting import count, paper_model_config
-
     facts = paper.AUTHOR_CODE_FACTS
     rows = []
     for kind, name, authors in (("sleepnet", "SleepNet-3", facts["sleepnet_params"]),
                                 ("dreamnet", "DreamNet-3", facts["dreamnet_params"])):
-        cfg = paper_model_config("vision", kind, blocks=3, head="linear")
+        cfg = paper_model_config("vision", kind, blocks=3, a_out="linear")
         built = count(cfg)
         rows.append({"model": f"{name} ({cfg.encoder})",
                      "paper": f"{paper.paper_row('table3', name)['params_m']}M",

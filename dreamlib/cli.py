@@ -10,12 +10,18 @@ a path under a regular file or in ``/proc``) is one line too (naming the path), 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 
-from .config import HEADS, MODELS, TASKS, ModelConfig
+from .config import HEADS, METHODS, TASKS, ModelConfig
 from .errors import ConfigError, DreamlibError, write_error_message
+from .profiles import make_run_config
+from .runs import METRICS_FILE, check_metrics
+
+# Each command imports the modules it runs inside its own function: they load torch and
+# transformers (seconds), which `--help` and a mistyped flag should not wait for.
 
 EXIT_USER_ERROR = 2
 EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the input was fine, the disk refused the output
@@ -24,11 +30,11 @@ EXIT_IO_ERROR = 74  # sysexits.h EX_IOERR: the input was fine, the disk refused 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     """Flags that define a model (shared by count, train and bench)."""
     parser.add_argument("--task", default="vision", help=" | ".join(TASKS))
-    parser.add_argument("--model", default="sleepnet", help=" | ".join(MODELS))
+    parser.add_argument("--model", default="sleepnet", help="the method: " + " | ".join(METHODS))
     parser.add_argument("--chain", help="resnet18|resnet34|resnet50 (vision), lstm[-k]|wordcnn|charcnn (text)")
     parser.add_argument("--blocks", type=int, default=None, help="number of sleep/dream blocks M (1..4)")
     parser.add_argument("--encoder", help="hub name, local folder, mae-small, mlm-small or minilm")
-    parser.add_argument("--head", default=None, help="connection output head: " + " | ".join(HEADS))
+    parser.add_argument("--head", default=None, help="A_out, the connection's output map: " + " | ".join(HEADS))
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--in-channels", type=int, default=None)
     parser.add_argument("--seq-len", type=int, default=None)
@@ -41,8 +47,8 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 
 MODEL_FLAG_FIELDS = {
-    "task": "task", "model": "model", "chain": "chain", "blocks": "blocks", "encoder": "encoder",
-    "head": "head", "image_size": "image_size", "in_channels": "in_channels", "seq_len": "seq_len",
+    "task": "task", "model": "method", "chain": "chain", "blocks": "blocks", "encoder": "encoder",
+    "head": "a_out", "image_size": "image_size", "in_channels": "in_channels", "seq_len": "seq_len",
     "num_classes": "num_classes", "width": "width", "mask_ratio": "mask_ratio",
     "unfrozen": "unfrozen", "straight_through": "straight_through",
 }
@@ -57,13 +63,13 @@ def model_overrides(args: argparse.Namespace) -> dict:
 def model_config(args: argparse.Namespace, training: bool = False) -> ModelConfig:
     """The model the flags ask for, checked against what the model can take
     (:func:`dreamlib.validate.check_model`: sizes, channels, memory) before it is built."""
-    from .validate import check_model
+    from .validate import check_model  # deferred: loads torch (see the note at the top)
 
     return check_model(ModelConfig(**model_overrides(args)), training=training)
 
 
 def cmd_count(args: argparse.Namespace) -> int:
-    from .counting import count
+    from .counting import count  # deferred: loads torch
 
     print(json.dumps(count(model_config(args))))
     return 0
@@ -103,8 +109,6 @@ RUN_FLAG_FIELDS = ("dataset", "epochs", "batch_size", "lr", "encoder_lr", "max_t
 
 def run_config(args: argparse.Namespace):
     """The RunConfig asked for by the flags: profile defaults, then explicit flags."""
-    from .profiles import make_run_config
-
     overrides = model_overrides(args)
     task = overrides.pop("task", "vision")
     run = {name: getattr(args, name) for name in RUN_FLAG_FIELDS}
@@ -112,8 +116,7 @@ def run_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .runs import METRICS_FILE, check_metrics
-    from .train import train_run
+    from .train import train_run  # deferred: loads torch
 
     metrics = train_run(run_config(args), args.out, progress=not args.quiet)
     keys = ("accuracy", "train_loss", "params", "trainable_params", "flops", "seconds_per_epoch")
@@ -130,9 +133,8 @@ PRETRAIN_FLAG_FIELDS = ("dataset", "epochs", "patience", "max_items", "heldout",
 def cmd_pretrain(args: argparse.Namespace) -> int:
     """Regenerate a shipped encoder: its recipe (dreamlib.pretrain.RECIPES), changed by the
     flags given; other settings than the recipe's need --out (never the shipped weights)."""
-    import dataclasses
-
-    from .pretrain import DEFAULT_THREADS, RECIPES, manifest_entry, pretrain
+    from .pretrain import DEFAULT_THREADS, RECIPES, pretrain  # deferred: loads torch
+    from .shipped import manifest_entry
 
     fields = {k: getattr(args, k) for k in PRETRAIN_FLAG_FIELDS if getattr(args, k) is not None}
     cfg = dataclasses.replace(RECIPES[args.encoder], **fields)
@@ -155,10 +157,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import reproduce
+    from .reproduce import reproduce  # deferred: loads torch and papermill
 
     if args.dry_run:
-        from .dryrun import dry_run
+        from .dryrun import dry_run  # deferred: loads torch
 
         if args.runs_dir or args.data_dir:
             raise ConfigError("--dry-run makes its own data and run store; leave out --runs-dir "
@@ -170,7 +172,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench
+    from .bench import bench  # deferred: loads torch
     from .validate import check_bench
 
     check_bench(args.batch_size, args.steps, args.warmup)

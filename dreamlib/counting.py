@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import paper
 from .config import ModelConfig
 from .models import build_model, encoder_parameters, text_vocab_size
 
@@ -78,14 +79,12 @@ def count(cfg: ModelConfig) -> dict:
     return {**count_parameters(model), "flops": flops, "macs": flops // 2}
 
 
-def paper_model_config(task: str, model: str, blocks: int, head: str = "linear") -> ModelConfig:
-    """The paper's configuration of ``model`` (sleepnet, dreamnet, ...) with M = ``blocks``:
+def paper_model_config(task: str, method: str, blocks: int, a_out: str = "linear") -> ModelConfig:
+    """The paper's configuration of ``method`` (sleepnet, dreamnet, ...) with M = ``blocks``:
     its default encoder and input size, ResNet18 on CIFAR-100 or the LSTM chain on AG News.
     Both "as built vs as published" tables (params_as_built, the claims' counts) use it."""
-    from . import paper
-
     chain = {"vision": "resnet18", "text": "lstm"}[task]
     classes = paper.TABLE2_DATASETS[paper.MAIN_DATASETS[task]]["num_classes"]
-    return ModelConfig(task=task, model=model, blocks=blocks, head=head, chain=chain,
-                       num_classes=classes, encoder=paper.PAPER_ENCODERS[(task, model)],
+    return ModelConfig(task=task, method=method, blocks=blocks, a_out=a_out, chain=chain,
+                       num_classes=classes, encoder=paper.PAPER_ENCODERS[(task, method)],
                        **paper.INPUT_SIZES[task])

@@ -1,4 +1,5 @@
-"""Dreams: what a trained DreamNet's autoencoder reconstructs inside its blocks (Fig 6, Table 1).
+"""Dreams: what a trained DreamNet's autoencoder reconstructs inside its blocks (Fig 6, Table 1),
+and what the pre-trained MAE alone reconstructs of a test image (notebook 01).
 
 When a grid trains a DreamNet (:func:`dreamlib.schedule.run_entries`), the run keeps the dreams
 of its first :data:`STORED_EXAMPLES` test examples in ``dreams.safetensors`` beside its
@@ -19,10 +20,14 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from .encoders import load_tokenizer
+from .encoders import load_encoder, load_tokenizer
 from .models import build_model
+from .pretrain_data import encoder_images
 from .runs import CHECKPOINT_FILE, CONFIG_FILE, RunConfig, atomic_write_bytes, damaged, read_json
 from .train import resolve_encoder_source, train_run
 from .transforms import collate, load_data, model_inputs
@@ -67,25 +72,20 @@ def store_dreams(folder: str | os.PathLike) -> Path:
     """Keep a finished DreamNet run's dreams in its folder (written atomically), from its
     checkpoint; called right after training, while the checkpoint is there. Images are
     kept in float16 (a figure cannot show the difference; every DreamNet run keeps them)."""
-    from safetensors.torch import save
-
     path = Path(folder) / DREAMS_FILE
     tensors = {name: tensor.half() if tensor.is_floating_point() else tensor
                for name, tensor in compute_dreams(folder).items()}  # images: half the bytes
-    atomic_write_bytes(path, save(tensors))
+    atomic_write_bytes(path, save_safetensors(tensors))
     return path
 
 
 def _stored_dreams(folder: Path, count: int) -> dict[str, torch.Tensor] | None:
     """The dreams a run stored, if it stored at least ``count`` examples."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     path = folder / DREAMS_FILE
     if not path.is_file():
         return None
     try:
-        tensors = load(path.read_bytes())
+        tensors = load_safetensors(path.read_bytes())
     except (SafetensorError, OSError) as exc:
         raise damaged(path, f"cannot be read ({exc})", "delete it; the dreams are then "
                       "recomputed from the run") from exc
@@ -113,3 +113,22 @@ def collect_dreams(folder: str | os.PathLike, count: int = STORED_EXAMPLES) -> d
     decode = lambda ids: tokenizer.batch_decode(ids, skip_special_tokens=True)  # noqa: E731
     return {"task": "text", "inputs": decode(inputs), "dreams": [decode(d) for d in dreams],
             "config": cfg}
+
+
+def mae_reconstructions(folder: str | os.PathLike, dataset: str, data_dir=None, count: int = 2,
+                        masked: bool = False):
+    """(images, reconstructions) of a pre-trained MAE on ``count`` test images of ``dataset``
+    (a class-stratified pick, seed 0), with the MAE's fixed evaluation mask (block 0); with
+    ``masked=True``, (images, masked inputs, reconstructions), the masked patches of the input
+    shown as 0 (mid grey). All C×H×W in [-1, 1], at the MAE's image size."""
+    encoder = load_encoder(str(folder), autoencoder=True).eval()
+    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size)
+    with torch.no_grad():
+        recon = encoder.reconstruct(images).image
+    if not masked:
+        return images, recon
+    noise = encoder.mask_noise(len(images), images.device, 0)
+    visible = encoder.visible_mask(noise, len(images), images.device)
+    patches = encoder.backbone.patchify(images) * visible.unsqueeze(-1)
+    size = (encoder.image_size, encoder.image_size)
+    return images, encoder.backbone.unpatchify(patches, size), recon

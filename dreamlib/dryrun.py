@@ -13,83 +13,58 @@ configuration, and the plan of what a real run will cost.
 * every run trains for one epoch of a few examples (:data:`DRY_RUN_OVERRIDES`), so a bug in
   notebook 07 shows up in minutes instead of after many GPU-hours;
 * a run whose weights, gradients, Adam state and checkpoint would not fit
-  :data:`DRY_RUN_MEMORY` trains with a narrower chain (:func:`within_memory`: the same code
-  path, fewer channels), and each finished run's checkpoint is deleted, so the whole dry run
-  fits a 24 GiB, 40 GB-disk machine. The authors' linear heads map the encoder's tokens onto a
-  whole feature map: with a ResNet50 chain at 224 px SleepNet-2 holds 1.0 billion parameters,
-  about 36 GiB to train on CPU with its checkpoint.
+  :data:`~dreamlib.runtime.DRY_RUN_MEMORY` trains with a narrower chain
+  (:func:`~dreamlib.runtime.within_memory`: the same code path, fewer channels), and each
+  finished run's checkpoint is deleted, so the whole dry run fits a 24 GiB, 40 GB-disk
+  machine. The authors' linear heads map the encoder's tokens onto a whole feature map: with
+  a ResNet50 chain at 224 px SleepNet-2 holds 1.0 billion parameters, about 36 GiB to train
+  on CPU with its checkpoint.
 
-Before it runs, the dry run prints :func:`plan`: per notebook, the runs it trains and their
-training FLOPs at the paper's full sizes, and the GPU-hours they need on the paper's own
-hardware, calibrated on the paper's Table 5.
+The notebooks' context (:mod:`dreamlib.runtime`) applies the overrides and the memory fit
+to every run: this module prepares the data and hub cache (:func:`prepare`) and runs the
+batch (:mod:`dreamlib.reproduce`) with the overrides in the environment.
+
+Before it runs, the dry run prints the plan (:func:`plan_text`): per notebook, the runs it
+trains and their training FLOPs at the paper's full sizes, and the GPU-hours they need on the
+paper's own hardware, calibrated on the paper's Table 5.
 """
 
 from __future__ import annotations
 
-import functools
+import csv
 import json
 import os
 import pickle
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
+import transformers
+from tokenizers import ByteLevelBPETokenizer
 
 from . import paper
+from .counting import count
+from .data import get_info
+from .encoders import encoder_config, has_decoder, load_backbone
+from .experiments import GRIDS, NOTEBOOK_GRIDS, notebook_entries, table5_efficiency
+from .report import markdown
+from .reproduce import notebooks as notebook_paths
+from .reproduce import reproduce
+from .runtime import DRY_RUN_ENV, DRY_RUN_MEMORY, dry_run_config, training_bytes
+from .schedule import unique_runs
+from .shipped import minilm_path
 
-DRY_RUN_ENV = "DREAMLIB_DRY_RUN"  # JSON of run-config overrides, read by reproduce.Context
 #: What a dry run changes in each run: one epoch over a handful of examples, batch 2.
 DRY_RUN_OVERRIDES = {"epochs": 1, "batch_size": 2, "max_train": 4, "max_test": 4,
                      "eval_every": 1}
-#: Host memory a dry-run run may need (bytes), estimated by :func:`training_bytes`.
-DRY_RUN_MEMORY = 16 * 2**30
-NARROWEST_WIDTH = 8  # within_memory halves a chain's width down to this at most
 FIXTURE_EXAMPLES = {"cifar100": (200, 100), "ag_news": (16, 8)}  # (train, test) per dataset
 _WORDS = ("market shares rose as the company reported profit while the team won the final game "
           "and scientists found a new planet after the election the minister said talks would "
           "resume on monday").split()
-
-
-def dry_run_overrides() -> dict:
-    """The run overrides of the dry run this process belongs to (empty outside one)."""
-    text = os.environ.get(DRY_RUN_ENV, "")
-    return json.loads(text) if text else {}
-
-
-@functools.cache
-def training_bytes(model_cfg) -> int:
-    """Host memory to train ``model_cfg`` on CPU and checkpoint it, estimated from its sizes
-    (built on the meta device: no memory, no weights): 4 bytes per parameter, plus 12 per
-    trainable one (gradient and Adam's two moments), plus twice the checkpoint (trainable
-    weights and Adam state, 12 bytes each, serialised in memory and copied once to write)."""
-    import torch
-
-    from .counting import count_parameters
-    from .models import build_model
-
-    with torch.device("meta"):
-        counts = count_parameters(build_model(model_cfg, pretrained=False))
-    return counts["params"] * 4 + counts["trainable_params"] * (12 + 2 * 12)
-
-
-def within_memory(cfg, budget: int = DRY_RUN_MEMORY):
-    """``cfg`` itself when it fits ``budget``; else the same run with its chain's width
-    halved until it fits (down to :data:`NARROWEST_WIDTH`). Only dry runs use it."""
-    import dataclasses
-
-    model = cfg.model.resolved()
-    if model.model == "finetune":  # no chain to narrow: the encoder is the model
-        return cfg
-    while training_bytes(model) > budget and model.width // 2 >= NARROWEST_WIDTH:
-        model = dataclasses.replace(model, width=model.width // 2)
-    return cfg if model == cfg.model.resolved() else dataclasses.replace(cfg, model=model)
-
-
-def dry_run_config(cfg, overrides: dict):
-    """A run as a dry run trains it: ``overrides`` applied, then fitted :func:`within_memory`."""
-    import dataclasses
-
-    return within_memory(dataclasses.replace(cfg, **overrides))
 
 
 # ------------------------------------------------------------------------------------------
@@ -119,8 +94,6 @@ def write_cifar100(root: Path, train: int, test: int, seed: int = 0) -> Path:
 def write_ag_news(root: Path, train: int, test: int, seed: int = 0) -> Path:
     """``root/ag_news_csv/{train,test}.csv`` (no header; class 1-4, title, description, all
     quoted) and ``classes.txt``, as the original release; every class present."""
-    import csv
-
     folder = root / "ag_news_csv"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -164,10 +137,6 @@ def _cache_folder(cache: Path, name: str) -> Path:
 def _random_backbone(name: str):
     """``name``'s architecture with random weights, as the class its checkpoint on the hub
     holds (an MAE or masked LM with its decoder, a ViT without)."""
-    import torch
-
-    from .encoders import encoder_config, has_decoder, load_backbone
-
     torch.manual_seed(0)
     model = load_backbone(name, autoencoder=has_decoder(encoder_config(name)), pretrained=False)
     model.config.architectures = [model.__class__.__name__]
@@ -178,17 +147,11 @@ def _tokenizer_for(name: str, texts: list[str]):
     """A tokenizer of the family ``name`` uses, trained on ``texts`` (the real vocabularies
     cannot be downloaded here): WordPiece for BERT-likes (the packaged MiniLM's), byte-level
     BPE for RoBERTa, with the model's special-token ids."""
-    import transformers
-
-    from .encoders import encoder_config, minilm_path
-
     model_type = encoder_config(name).model_type
     if model_type in ("bert", "distilbert"):
         return transformers.AutoTokenizer.from_pretrained(minilm_path())
     if model_type != "roberta":
         return None  # vision encoders have none; XLNet's sentencepiece is not generated here
-    from tokenizers import ByteLevelBPETokenizer
-
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=600, min_frequency=1,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
@@ -218,13 +181,10 @@ def write_hub_cache(cache: str | os.PathLike, names, log=print) -> Path:
 
 
 def hub_encoders(profile: str, notebooks=None) -> set[str]:
-    """The hub encoder names the grids of ``profile`` use (of the ``notebooks`` given, e.g.
-    ["02", "08"]; default all)."""
-    from .encoders import HUB_ARCHITECTURES
-    from .experiments import notebook_entries
-
+    """The paper's hub encoders (:data:`dreamlib.paper.HUB_ENCODERS`) that the grids of
+    ``profile`` use (of the ``notebooks`` given, e.g. ["02", "08"]; default all)."""
     return {entry.cfg.model.encoder for entry in notebook_entries(profile, notebooks)
-            if entry.cfg.model.encoder in HUB_ARCHITECTURES}
+            if entry.cfg.model.encoder in paper.HUB_ENCODERS}
 
 
 def prepare(root: str | os.PathLike, profile: str = "paper", notebooks=None, log=print) -> dict:
@@ -270,8 +230,6 @@ class PlannedRun:
 
 def split_sizes(cfg) -> tuple[int, int]:
     """Training and test examples of a run at full size (its subsets, else the splits)."""
-    from .data import get_info
-
     info = get_info(cfg.dataset)
     train = min(cfg.max_train or info.train_size, info.train_size)
     test = min(cfg.max_test or info.test_size, info.test_size)
@@ -283,19 +241,15 @@ _FLOPS: dict[str, int] = {}  # forward FLOPs per model config: counting builds t
 
 def forward_flops(model_cfg) -> int:
     """Forward FLOPs of one example (``dreamlib.counting``), counted once per model config."""
-    from .counting import count
-
     key = json.dumps(model_cfg.__dict__, sort_keys=True, default=str)
     if key not in _FLOPS:
         _FLOPS[key] = count(model_cfg)["flops"]
     return _FLOPS[key]
 
 
-def planned_runs(profile: str = "paper", notebooks=None) -> list[PlannedRun]:
+def costed_runs(profile: str = "paper", notebooks=None) -> list[PlannedRun]:
     """Every run the notebooks of ``profile`` train, each once, under the first notebook
-    that trains it (the run store shares the rest)."""
-    from .experiments import GRIDS, NOTEBOOK_GRIDS
-
+    that trains it (the run store shares the rest), with what it costs at full size."""
     seen, runs = set(), []
     for number, grids in NOTEBOOK_GRIDS.items():
         if notebooks and number not in notebooks:
@@ -316,8 +270,6 @@ def planned_runs(profile: str = "paper", notebooks=None) -> list[PlannedRun]:
 def calibration(profile: str = "paper") -> dict[str, float]:
     """FLOP/s the paper's hardware reached per Table 5 model: the FLOPs of one CIFAR-100
     epoch of that model at the paper's configuration over Table 5's hours per epoch."""
-    from .experiments import table5_efficiency
-
     rates = {}
     for entry in table5_efficiency(profile):
         hours = paper.TABLE5_HOURS_PER_EPOCH[entry.paper]["cifar100"]
@@ -335,8 +287,6 @@ def gpu_hours(run: PlannedRun, rates: dict[str, float]) -> float:
 
 def plan_table(runs: list[PlannedRun], rates: dict[str, float]):
     """One row per notebook: runs, training PFLOPs and estimated GPU-hours (paper hardware)."""
-    import pandas as pd
-
     rows = [{"notebook": r.notebook, "runs": 1, "PFLOPs": r.flops / 1e15,
              "GPU-hours": gpu_hours(r, rates)} for r in runs]
     table = pd.DataFrame(rows).groupby("notebook", as_index=False).sum()
@@ -348,10 +298,8 @@ def plan_table(runs: list[PlannedRun], rates: dict[str, float]):
 
 def plan_text(profile: str = "paper", notebooks=None) -> str:
     """The plan of ``notebooks`` (default all) as Markdown, with the calibration it rests on."""
-    from .report import markdown
-
     rates = calibration(profile)
-    table = plan_table(planned_runs(profile, notebooks), rates)
+    table = plan_table(costed_runs(profile, notebooks), rates)
     gpu = paper.HARDWARE["gpu"]
     lines = [f"Plan of `reproduce --profile {profile}` (full sizes, {gpu} as in the paper):", "",
              markdown(table), "",
@@ -369,10 +317,8 @@ def plan_text(profile: str = "paper", notebooks=None) -> str:
 
 
 def narrowed_runs(profile: str, notebooks) -> list[str]:
-    """One line per run of ``notebooks`` that the dry run trains narrower (:func:`within_memory`)."""
-    from .experiments import notebook_entries
-    from .schedule import unique_runs
-
+    """One line per run of ``notebooks`` that the dry run trains narrower
+    (:func:`dreamlib.runtime.within_memory`)."""
     lines = []
     for cfg in unique_runs(notebook_entries(profile, notebooks)):
         fitted = dry_run_config(cfg, DRY_RUN_OVERRIDES)
@@ -390,12 +336,7 @@ def dry_run(profile: str = "paper", only: str | None = None, output_dir: str | N
     """Print the plan, then execute the notebooks of ``profile`` on generated data and random
     hub encoders, a few steps per run, under ``output_dir`` (default: a new temporary
     folder, kept so the executed notebooks can be read). Returns the number that failed."""
-    import tempfile
-    from contextlib import contextmanager
-
-    from .reproduce import notebooks, reproduce
-
-    selected = [path.name[:2] for path in notebooks(only)]
+    selected = [path.name[:2] for path in notebook_paths(only)]
     root = Path(output_dir or tempfile.mkdtemp(prefix=f"dreamlib-dry-run-{profile}-")).resolve()
     log(plan_text(profile, selected))
     log(f"\ndry run of profile {profile!r} in {root}")

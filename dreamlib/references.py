@@ -57,6 +57,7 @@ def tfidf_accuracy(dataset: str, data_dir: str | os.PathLike | None = None,
     split only; `seed` picks the training subset and seeds the classifier. Text datasets only:
     a vision dataset is a :class:`~dreamlib.data.DataError`.
     """
+    # deferred: scikit-learn takes about 0.5 s to import, and only this text reference uses it
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 

@@ -1,24 +1,28 @@
-"""Tables, figures and claim checks: reproduced numbers next to the paper's.
+"""Tables and figures: reproduced numbers next to the paper's.
 
-Everything here reads run records (``experiments.run_entries``) and never trains, so a
-table or figure can be restyled without recomputing anything. Every table is written as CSV
-and Markdown with a header saying the profile, dataset and device; every figure as PNG and
-PDF. A record made by other code than the current (see :func:`dreamlib.provenance.stale_reason`) is marked
-stale (column ``Stale``) instead of being mixed in silently.
+Everything here reads run records (:func:`dreamlib.schedule.run_entries`) and never trains, so
+a table or figure can be restyled without recomputing anything. Every table is written as CSV
+and Markdown with the notes its caller gives above it (:func:`scale_note`: the profile,
+datasets and device); every figure as PNG and PDF. A record made by other code than the
+current (see :func:`dreamlib.provenance.stale_reason`) is marked stale (column ``Stale``)
+instead of being mixed in silently. The claims are judged in :mod:`dreamlib.claims`;
+:func:`write_claims` writes their file.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from . import paper
+from . import counting, paper
+from .config import ModelConfig
 from .provenance import code_fingerprint, stale_reason
-from .stats import mean_ci
 from .runs import atomic_write_bytes, atomic_write_text, safe_name
+from .stats import mean_ci
 
 TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
 
@@ -34,6 +38,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
     rows = []
     for r in records:
         cfg = r["config"]
+        model = ModelConfig.from_dict(cfg["model"])  # reads the field names of older stores too
         rows.append({
             "label": r["label"], "group": r["group"], "paper": r.get("paper"),
             "task": r["task"], "method": r["method"], "blocks": r["blocks"],
@@ -41,9 +46,8 @@ def frame(records: list[dict]) -> pd.DataFrame:
             "accuracy": 100 * r["accuracy"], "train_loss": r["train_loss"],
             "params": r["params"], "trainable_params": r["trainable_params"],
             "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
-            "dataset": cfg["dataset"], "chain": cfg["model"]["chain"], "head": cfg["model"]["head"],
-            "encoder_lr": cfg["encoder_lr"],
-            "encoder": cfg["model"]["encoder"], "device": r["device"],
+            "dataset": cfg["dataset"], "chain": model.chain, "a_out": model.a_out,
+            "encoder_lr": cfg["encoder_lr"], "encoder": model.encoder, "device": r["device"],
             "stale": bool(stale_reason(r, code)),
         })
     return pd.DataFrame(rows)
@@ -58,7 +62,7 @@ def summarize(df: pd.DataFrame, keys=("label", "group")) -> pd.DataFrame:
         n=("accuracy", "size"),
         params=("params", "first"), trainable_params=("trainable_params", "first"),
         flops=("flops", "first"), seconds_per_epoch=("seconds_per_epoch", "mean"),
-        paper=("paper", "first"), dataset=("dataset", "first"), head=("head", "first"),
+        paper=("paper", "first"), dataset=("dataset", "first"), a_out=("a_out", "first"),
         method=("method", "first"), blocks=("blocks", "first"), task=("task", "first"),
         variant=("variant", "first"), group=("group", "first"), encoder_lr=("encoder_lr", "first"),
         encoder=("encoder", "first"), stale=("stale", "any"),
@@ -106,7 +110,7 @@ def method_table(records: list[dict], task: str, references: dict | None = None)
             "Paper FLOPs (B)": _blank(_paper_value(table, s.paper, "flops_b")),
             f"Paper accuracy % ({column})": _blank(_paper_value(table, s.paper, "accuracy", column)),
             "Encoder": _encoder_text(s),
-            "Head": s.head if s.method in ("sleepnet", "dreamnet") else "",
+            "Head": s.a_out if s.method in ("sleepnet", "dreamnet") else "",
             "Runs": s.runs, "Stale": "yes" if s.stale else "",
         })
     table = pd.DataFrame(rows)
@@ -200,8 +204,6 @@ def save_table(df: pd.DataFrame, name: str, out_dir: str | os.PathLike, title: s
 
 def save_figure(fig, name: str, out_dir: str | os.PathLike) -> list[Path]:
     """Write ``figures/<name>.png`` and ``.pdf`` atomically."""
-    import io
-
     folder = Path(out_dir) / FIGURE_DIR
     name = safe_name(name, "figure name")
     paths = []
@@ -261,7 +263,7 @@ def _zoom(ax, values) -> None:
 
 def _task_panels(records: list[dict], keys: tuple, draw, title: str, width: float):
     """One panel per task present (vision, text), each drawn by ``draw(ax, summary_of_task)``."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
 
     summary = summarize(frame(records), keys=keys)
     tasks = [task for task in ("vision", "text") if (summary["task"] == task).any()]
@@ -315,7 +317,7 @@ def fig9(records: list[dict]):
 
 def fig6(vision_dreams: dict):
     """Fig 6: test images and DreamNet-3's reconstruction ("dream") at each block."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
 
     inputs, dreams = vision_dreams["inputs"], vision_dreams["dreams"]
     rows, cols = len(inputs), 1 + len(dreams)
@@ -338,7 +340,7 @@ def block_figure(images, records: list[dict], count: int = 3):
     """What each block of a vision model sees and makes, for ``count`` input images: the
     image, then per block A_in's output (the encoder's input) and, for DreamNet, the dream.
     ``records`` come from :func:`dreamlib.anatomy.walk_blocks`."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
 
     columns = [("input", None)]
     for r in records:
@@ -375,7 +377,7 @@ def _displayable(image):
 
 def blocks_figure(vision: list[dict], text: list[dict]):
     """Accuracy against the number of sleep/dream blocks M (from Tables 3 and 4's runs)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, (task, records) in zip(axes, (("vision", vision), ("text", text))):
@@ -397,8 +399,8 @@ def blocks_figure(vision: list[dict], text: list[dict]):
 
 def pretraining_figure(encoders: dict, reconstructions: tuple | None = None):
     """Reconstruction loss per epoch of each embedded autoencoder, and (images,
-    reconstructions) of the MAE as :func:`dreamlib.pretrain.mae_reconstructions` gives them."""
-    import matplotlib.pyplot as plt
+    reconstructions) of the MAE as :func:`dreamlib.dreams.mae_reconstructions` gives them."""
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
 
     fig, axes = plt.subplots(1, 1 + 4, figsize=(12, 2.6),
                              gridspec_kw={"width_ratios": [2.4, 1, 1, 1, 1]})
@@ -422,7 +424,7 @@ def pretraining_figure(encoders: dict, reconstructions: tuple | None = None):
 
 def reconstruction_figure(images, masked, reconstructions, title: str | None = None):
     """Rows original / masked input / reconstruction / decoder output, one column per
-    held-out image, from ``dreamlib.pretrain.mae_reconstructions(..., masked=True)``.
+    held-out image, from ``dreamlib.dreams.mae_reconstructions(..., masked=True)``.
 
     "reconstruction" is the MAE's prediction of the masked patches with the visible ones taken
     from the input (as in the MAE paper's figures; hidden pixels are those that are exactly 0
@@ -430,7 +432,7 @@ def reconstruction_figure(images, masked, reconstructions, title: str | None = N
     output everywhere, what DreamNet adds (the loss never trains its visible patches). Pixels
     are shown on the model's fixed scale ([-1, 1] → black..white, clipped), not stretched per
     image, so a faint reconstruction looks faint."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
 
     hidden = (masked == 0).all(dim=1, keepdim=True)
     pasted = reconstructions.where(hidden, images)
@@ -456,15 +458,13 @@ def reconstruction_figure(images, masked, reconstructions, title: str | None = N
 def params_as_built(blocks=(1, 2, 3, 4), heads=("linear", "grid")) -> pd.DataFrame:
     """Params and FLOPs of the paper's SleepNet/DreamNet configurations as this code builds
     them (randomly initialised, offline), beside the paper's Table 3/4 sizes."""
-    from .counting import count, paper_model_config
-
     rows = []
     specs = [("vision", kind, head) for kind in ("sleepnet", "dreamnet") for head in heads]
     specs += [("text", kind, "linear") for kind in ("sleepnet", "dreamnet")]
     for task, kind, head in specs:
         for m in blocks:
-            cfg = paper_model_config(task, kind, m, head)
-            counted = count(cfg)
+            cfg = counting.paper_model_config(task, kind, m, a_out=head)
+            counted = counting.count(cfg)
             name = f"{'SleepNet' if kind == 'sleepnet' else 'DreamNet'}-{m}"
             table = "table3" if task == "vision" else "table4"
             rows.append({

@@ -25,93 +25,23 @@ run never overwrites the committed CPU results by accident.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
+import subprocess
+import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from .errors import ConfigError
+from .experiments import notebook_entries
 from .locks import HOST, pid_alive
 from .narrative import record_timing
-from .profiles import profile_names
-from .runs import check_folder
-
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = REPO / "notebooks"
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where a notebook reads and writes, for one profile; ``run`` trains a grid."""
-
-    profile: str
-    out: Path  # holds results/ and figures/
-    runs: Path  # the run store
-    data_dir: str | None = None
-    overrides: dict = field(default_factory=dict)  # run-config changes of a dry run (dreamlib.dryrun)
-
-    def run(self, entries, progress: bool = True) -> list[dict]:
-        """Train (or read) the runs of grid ``entries`` in this context's run store; one
-        progress bar per epoch shows a long cell's work, per-epoch logs stay in log.csv.
-        In a dry run every run is shrunk first (:meth:`trained_config`) and keeps no checkpoint."""
-        from . import schedule
-
-        entries = [dataclasses.replace(entry, cfg=self.trained_config(entry.cfg)) for entry in entries]
-        return schedule.run_entries(entries, self.runs, self.data_dir, log=lambda *_: None,
-                                    progress=progress, keep_checkpoints=not self.overrides)
-
-    def trained_config(self, cfg):
-        """``cfg`` as this context trains it: itself, or in a dry run shrunk by
-        :attr:`overrides` and fitted to the dry run's memory (:func:`dreamlib.dryrun.dry_run_config`)."""
-        if not self.overrides:
-            return cfg
-        from .dryrun import dry_run_config
-
-        return dry_run_config(cfg, self.overrides)
-
-    def config(self, task: str, model: dict | None = None, **run):
-        """A run config of this context's profile (and data), with the dry run's overrides."""
-        from .profiles import make_run_config
-
-        return make_run_config(self.profile, task, model=model,
-                               **{"data_dir": self.data_dir, **self.overrides, **run})
-
-
-def default_output_dir(profile: str) -> Path:
-    """The repository for the profile whose results are committed, else .cache/outputs/<profile>."""
-    from .profiles import grid_settings
-
-    return REPO if grid_settings(profile)["publish"] else REPO / ".cache" / "outputs" / profile
-
-
-def context(profile: str, output_dir: str | None = None, runs_dir: str | None = None,
-            data_dir: str | None = None) -> Context:
-    """Resolve a notebook's parameters into absolute folders (and quiet the libraries)."""
-    if profile not in profile_names():
-        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(profile_names())}")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    out = Path(output_dir).resolve() if output_dir else default_output_dir(profile)
-    runs = Path(runs_dir).resolve() if runs_dir else out / "results" / "runs"
-    check_folder(out, "--output-dir")
-    check_folder(runs, "--runs-dir")
-    from .dryrun import dry_run_overrides
-
-    return Context(profile, out, runs, data_dir, dry_run_overrides())
-
-
-def setup(profile: str, output_dir: str | None = None, runs_dir: str | None = None,
-          data_dir: str | None = None) -> Context:
-    """A notebook's one set-up call: its :class:`Context`, with the libraries' download bars
-    and warnings quieted (the notebooks run offline; their own bars show training)."""
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    return context(profile, output_dir, runs_dir, data_dir)
+from .runs import METRICS_FILE, atomic_write_text, run_folder
+from .runtime import NOTEBOOK_DIR, REPO, Context, context
+from .schedule import unique_runs
 
 
 def notebooks(only: str | None = None) -> list[Path]:
@@ -135,8 +65,6 @@ def scrub_paths(notebook: Path, published: Path | None = None) -> None:
     """Replace this machine's repository path by ``<repo>`` in an executed copy (papermill
     records absolute paths; a committed copy should not carry them), and the partial copy's
     name (host and pid) by the ``published`` one it is about to become."""
-    from .runs import atomic_write_text
-
     text = notebook.read_text()
     cleaned = text.replace(str(REPO), "<repo>")
     if published is not None:
@@ -152,10 +80,8 @@ def settle_streams(notebook: Path) -> None:
     sends each redraw as its own output, thousands per cell. nbconvert's stream coalescer
     merges them and applies the carriage returns, as Jupyter does on screen; streams left
     blank (bars that clear themselves when done) are dropped."""
-    import nbformat
-    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
-
-    from .runs import atomic_write_text
+    import nbformat  # deferred: nbformat/nbconvert take ~2 s to import
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor  # deferred: as nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     before = json.dumps([cell.get("outputs") for cell in nb.cells])
@@ -198,9 +124,7 @@ def quiet_kernel_manager():
     MPLBACKEND is removed from the kernel's environment: with it set (Agg, say), ipykernel
     keeps that backend instead of its inline one and the executed copies hold no figures.
     """
-    import subprocess
-
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import AsyncKernelManager  # deferred: zmq, only to start kernels
 
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -214,7 +138,7 @@ def quiet_kernel_manager():
 
 def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     """Run one notebook into its partial copy, then publish it: 'ok' or 'FAILED: ...'."""
-    import papermill
+    import papermill  # deferred: papermill (with nbformat) takes ~2 s to import
 
     remove_dead_partials(executed, notebook)
     partial = partial_copy(executed, notebook)
@@ -236,20 +160,15 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     return status
 
 
-def planned_runs(ctx: Context, selected: list[Path]) -> list[Path]:
-    """The run folders the selected notebooks train or read (their grids' unique runs)."""
-    from .experiments import notebook_entries
-    from .runs import run_folder
-    from .schedule import unique_runs
-
+def plan_folders(ctx: Context, selected: list[Path]) -> list[Path]:
+    """The run folders the selected notebooks train or read (their grids' unique runs, as
+    ``ctx`` trains them)."""
     entries = notebook_entries(ctx.profile, [path.name[:2] for path in selected])
     return [run_folder(ctx.runs, ctx.trained_config(cfg)) for cfg in unique_runs(entries)]
 
 
 def finished(folders: list[Path]) -> int:
     """How many of the run folders hold their metrics (finished runs)."""
-    from .runs import METRICS_FILE
-
     return sum((folder / METRICS_FILE).is_file() for folder in folders)
 
 
@@ -261,13 +180,9 @@ class RunProgress:
     """
 
     def __init__(self, folders: list[Path], enabled: bool = True, every: float = 2.0):
-        import threading
-
         self.folders, self.every = folders, every
         self.bar = None
         if enabled and folders:
-            from tqdm.auto import tqdm
-
             done = self.count()
             self.bar = tqdm(total=len(folders), initial=done, unit="run", desc="runs",
                             dynamic_ncols=True)
@@ -342,10 +257,8 @@ def export_html(executed: Path, html: Path) -> list[Path]:
     """HTML pages of the executed notebooks (figures embedded) and an index page linking them,
     so the results can be browsed without Jupyter; the template's CSS is one shared
     :data:`STYLESHEET` (:func:`shared_stylesheet`), not a copy in every page."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    from .runs import atomic_write_text
+    import nbformat  # deferred: nbformat/nbconvert take ~2 s to import
+    from nbconvert import HTMLExporter  # deferred: as nbformat
 
     exporter = HTMLExporter()
     sources = [notebook for notebook in sorted(executed.glob("[0-9][0-9]_*.ipynb"))
@@ -380,13 +293,13 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
     parameters = {"profile": ctx.profile, "output_dir": os.path.relpath(ctx.out, NOTEBOOK_DIR),
                   "runs_dir": os.path.relpath(ctx.runs, NOTEBOOK_DIR), "data_dir": ctx.data_dir}
     summary = []
-    plan = planned_runs(ctx, selected)
+    plan = plan_folders(ctx, selected)
     log(f"[{profile}] {len(selected)} notebook(s), {len(plan)} run(s) in the plan")
     with RunProgress(plan, enabled=progress) as bar:
         for path in selected:
             start = time.time()
             bar.write(f"[{profile}] {path.name} ...", log)
-            own = planned_runs(ctx, [path])
+            own = plan_folders(ctx, [path])
             done_before = finished(own)
             status = execute(path, executed, parameters)
             seconds = time.time() - start

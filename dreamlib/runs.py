@@ -26,8 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ModelConfig
-from .errors import ConfigError
+from .config import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_ITEMS,
+    MAX_SEED,
+    RENAMED_FIELDS,
+    ModelConfig,
+    check_finite,
+    check_int,
+    is_number,
+)
+from .errors import ConfigError, choice_error
 
 CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE = (
     "config.json", "metrics.json", "log.csv", "checkpoint.pt")
@@ -35,13 +45,9 @@ HASH_LENGTH = 12
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE)
 LOCK_FILES = ("lock.json", ".lock.json.recover")  # dreamlib.locks' LOCK_FILE and GUARD_FILE
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # atomic_write_bytes' temp files: .<name>.<random>.tmp
-# Ranges of RunConfig's numbers: far above any real run, so only a typo reaches them
-MAX_EPOCHS = 100_000  # the paper trains 30
-MAX_BATCH_SIZE = 1_000_000  # the paper uses 128; ImageNet's training split is 1.28M images
-MAX_ITEMS = 10**9  # max_train / max_test: more than any split here
 DECAYS = ("constant", "cosine")  # learning rate after the warm-up
+PRECISIONS = ("fp32", "bf16", "fp16")
 MAX_WORKERS = 256  # DataLoader processes per training process
-MAX_SEED = 2**32 - 1  # numpy's and torch's seeds; a negative or larger one is refused
 
 
 @dataclass(frozen=True)
@@ -94,48 +100,40 @@ class RunConfig:
         return data
 
     def run_hash(self) -> str:
-        return config_hash(self.identity())
+        """The run's folder name: a hash of :meth:`identity`, with the model fields under the
+        names the store first used (``RENAMED_FIELDS``), so renaming a field in Python does
+        not move any stored run."""
+        data = self.identity()
+        stored_names = {new: old for old, new in RENAMED_FIELDS.items()}
+        data["model"] = {stored_names.get(k, k): v for k, v in data["model"].items()}
+        return config_hash(data)
 
     def validate(self) -> RunConfig:
-        """Check the numbers a typo can break; returns self with the model config resolved.
-
-        Every number must be finite and lie in its range (an upper bound far above any real
-        run catches a typo and keeps torch's int64 sizes and seeds from overflowing)."""
+        """Check every field on its own (type and range: an upper bound far above any real run
+        catches a typo and keeps torch's int64 sizes and seeds from overflowing); returns self
+        with the model config resolved. What needs the dataset or a built model is checked by
+        :func:`dreamlib.validate.check_run`."""
         if not isinstance(self.pretrained, bool):
             raise ConfigError(f"pretrained must be true or false, got {self.pretrained!r}")
-        checks = [("epochs", self.epochs, 1, MAX_EPOCHS),
-                  ("batch_size", self.batch_size, 1, MAX_BATCH_SIZE),
-                  ("eval_every", self.eval_every, 1, MAX_EPOCHS), ("seed", self.seed, 0, MAX_SEED),
-                  ("workers", self.workers, 0, MAX_WORKERS)]
-        for name, value, low, high in checks:
-            if not _is_int(value) or not low <= value <= high:
-                raise ConfigError(f"{name} must be an integer >= {low} and <= {high}, "
-                                  f"got {value!r}")
+        for name, value, low, high in [("epochs", self.epochs, 1, MAX_EPOCHS),
+                                       ("batch_size", self.batch_size, 1, MAX_BATCH_SIZE),
+                                       ("eval_every", self.eval_every, 1, MAX_EPOCHS),
+                                       ("seed", self.seed, 0, MAX_SEED),
+                                       ("workers", self.workers, 0, MAX_WORKERS)]:
+            check_int(name, value, low, high)
         for name in ("lr", "encoder_lr"):
-            value = getattr(self, name)
-            if not _is_number(value) or not math.isfinite(value) or not value > 0:
-                raise ConfigError(f"{name} must be positive and finite, got {value!r}; "
-                                  f"use e.g. --{name.replace('_', '-')} 0.001")
+            check_finite(name, getattr(self, name), 0, low_open=True,
+                         example=f"--{name.replace('_', '-')} 0.001")
         for name in ("max_train", "max_test"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or not 1 <= value <= MAX_ITEMS):
-                raise ConfigError(f"{name} must be >= 1 and <= {MAX_ITEMS} (an integer, or "
-                                  f"omitted for the whole split), got {value!r}")
-        if not _is_number(self.warmup) or not 0 <= self.warmup < 1:
+            if getattr(self, name) is not None:  # None: the whole split
+                check_int(name, getattr(self, name), 1, MAX_ITEMS)
+        if not is_number(self.warmup) or not 0 <= self.warmup < 1:
             raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup}")
         if self.decay not in DECAYS:
-            raise ConfigError(f"unknown decay {self.decay!r}; choose one of: {', '.join(DECAYS)}")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ConfigError(f"unknown precision {self.precision!r}; choose one of: fp32, bf16, fp16")
+            raise choice_error("decay", self.decay, DECAYS)
+        if self.precision not in PRECISIONS:
+            raise choice_error("precision", self.precision, PRECISIONS)
         return dataclasses.replace(self, model=self.model.resolved())
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def config_hash(data: Any) -> str:
@@ -242,9 +240,7 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` through a temp file + rename (a kill mid-write keeps the old checkpoint)."""
-    import io
-
-    import torch
+    import torch  # deferred: the run store's readers (reports, notebooks) never need torch
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)
@@ -342,7 +338,7 @@ def check_metrics(metrics: dict, path: str | os.PathLike, require: tuple[str, ..
     fix = "delete it and rerun the same command to recompute it from the run's checkpoint"
     for key in require:
         value = metrics.get(key)
-        if not _is_number(value) or not math.isfinite(value):
+        if not is_number(value) or not math.isfinite(value):
             found = "no" if key not in metrics else f"a non-finite or non-numeric ({value!r})"
             raise damaged(path, f"{found} {key!r}", fix)
     if "accuracy" in require and not 0 <= metrics["accuracy"] <= 1:

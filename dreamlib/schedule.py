@@ -8,11 +8,16 @@ returns every record, and each run is trained once.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import gc
 import time
 from pathlib import Path
 
+from .dreams import store_dreams
+from .locks import LockHeld
 from .runs import CHECKPOINT_FILE, RunConfig, load_metrics, run_folder
+from .train import train_run
 
 POLL_SECONDS = 10.0  # how often a worker looks for the runs other workers are training
 
@@ -62,9 +67,6 @@ def release_memory() -> None:
     """Give the memory of a finished run back to the system before the next one: collect
     its cycles, then ask glibc to return freed heap pages (a notebook that trains several
     paper-size runs in one process otherwise keeps the largest run's peak as its footprint)."""
-    import ctypes
-    import gc
-
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -77,15 +79,11 @@ def _metrics_unless_held(cfg: RunConfig, folder: Path, log, progress: bool,
     """The run's metrics, read or trained now; None while another live worker holds the run
     (its lock), so the caller comes back for it later. A DreamNet trained here also keeps
     its dreams (:func:`dreamlib.dreams.store_dreams`) while its checkpoint is at hand."""
-    from .dreams import store_dreams
-    from .locks import LockHeld
-    from .train import train_run
-
     try:
         metrics = load_metrics(folder)
         if metrics is None:
             metrics = train_run(cfg, folder, log=log, progress=progress)
-            if cfg.model.model == "dreamnet":
+            if cfg.model.method == "dreamnet":
                 store_dreams(folder)
             if not keep_checkpoint:
                 (folder / CHECKPOINT_FILE).unlink(missing_ok=True)

@@ -28,17 +28,24 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from .counting import count_flops, count_parameters, example_inputs
 from .encoders import EMBEDDED_ENCODERS
-from .errors import DreamlibError
+from .errors import ConfigError, DreamlibError
+from .locks import RunLock, main_process
 from .models import build_model, encoder_parameters
 from .provenance import device_name, versions
-from .runs import (CHECKPOINT_FILE, LOG_FILE, METRICS_FILE, RunConfig, atomic_torch_save,
-                   atomic_write_json, atomic_write_text, claim_folder, load_metrics)
-from .transforms import collate, load_data, model_inputs
+from .runs import (CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunConfig,
+                   atomic_torch_save, atomic_write_json, atomic_write_text, check_claimable,
+                   claim_folder, load_metrics, read_log_rows, release_unstarted,
+                   remove_temp_files)
+from .shipped import shipped_folder
+from .transforms import collate, load_data, mixup, model_inputs
+from .validate import check_loaded_classes, check_run
 
 LOG_COLUMNS = ("epoch", "train_loss", "test_accuracy", "train_seconds", "eval_seconds", "lr")
 MIXUP_ALPHA = 0.2
@@ -187,7 +194,7 @@ def write_log(folder: Path, rows: list[dict]) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def resolve_encoder_source(cfg: RunConfig, log=print) -> str | None:
+def resolve_encoder_source(cfg: RunConfig) -> str | None:
     """Where a run's embedded encoder (mae-small, mlm-small) loads from: its shipped
     pre-trained folder in dreamlib/weights, every file checked against the SHA-256 of the
     manifest first (a missing or changed file is one error naming it and the fix); None for
@@ -198,27 +205,13 @@ def resolve_encoder_source(cfg: RunConfig, log=print) -> str | None:
         return None
     if model.encoder not in EMBEDDED_ENCODERS:
         if not cfg.pretrained:
-            from .errors import ConfigError
-
             raise ConfigError(f"--untrained (pretrained=False) applies to the embedded encoders "
                               f"{', '.join(EMBEDDED_ENCODERS)}, not to {model.encoder!r}; drop it "
                               "or pick one of those with --encoder")
         return None
     if not cfg.pretrained:
         return None  # explicitly untrained: the random-init ablation
-    from .pretrain import shipped_folder
-
     return str(shipped_folder(model.encoder))
-
-
-def pretrain_config(cfg: RunConfig):
-    """The recipe that made the shipped weights of a run's embedded encoder
-    (:data:`dreamlib.pretrain.RECIPES`); None when the run uses none."""
-    from .pretrain import RECIPES
-
-    if not cfg.model.uses_encoder or cfg.model.encoder not in EMBEDDED_ENCODERS:
-        return None
-    return RECIPES[cfg.model.encoder]
 
 
 class CollatedBatches(Dataset):
@@ -327,14 +320,9 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
     that fails before its first epoch ends gives the folder back as it found it (the config
     it wrote is removed, a folder it created too), so the corrected command is not refused.
     """
-    from .locks import RunLock, main_process
-    from .runs import CONFIG_FILE, check_claimable, release_unstarted, remove_temp_files
-    from .validate import check_run
-
-    cfg = cfg.validate()
     if not main_process() or (Path(out) / METRICS_FILE).is_file():
-        return _train_run(cfg, out, log, progress)
-    cfg = check_run(cfg)
+        return _train_run(cfg.validate(), out, log, progress)
+    cfg = check_run(cfg)  # validates cfg (once) and checks it against its dataset and model
     check_claimable(out)  # a user's folder (files, no config.json) is refused untouched
     existed = Path(out).exists()
     try:
@@ -360,13 +348,8 @@ def train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool 
 
 
 def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool = True) -> dict:
-    """The training itself (see :func:`train_run`, which holds the lock around it)."""
-    from accelerate import Accelerator
-
-    from .runs import read_log_rows
-    from .validate import check_loaded_classes
-
-    cfg = cfg.validate()
+    """The training itself, of a validated ``cfg`` (see :func:`train_run`, which holds the
+    lock around it)."""
     folder = Path(out)
     accelerator = Accelerator(mixed_precision=_mixed_precision(cfg.precision),
                               cpu=not torch.cuda.is_available())
@@ -376,10 +359,10 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
     finished = load_metrics(folder)
     if finished is not None:
         return finished
-    source = resolve_encoder_source(cfg, log) if accelerator.is_main_process else None
+    source = resolve_encoder_source(cfg) if accelerator.is_main_process else None
     accelerator.wait_for_everyone()
-    if not accelerator.is_main_process:
-        source = resolve_encoder_source(cfg, log)  # now cached: just verified and returned
+    if not accelerator.is_main_process:  # after the main process: reports damage only once
+        source = resolve_encoder_source(cfg)
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, pretrained=True, encoder_source=source)
@@ -397,9 +380,6 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         log(f"resuming {folder} after epoch {start}")
     model, optimizer = accelerator.prepare(model, optimizer)
     rows = read_log_rows(folder, start)  # damage is one error naming log.csv
-
-    from .transforms import mixup
-
     for epoch in range(start, cfg.epochs):
         reseed(cfg.seed, epoch, rank)
         model.train()
@@ -489,8 +469,6 @@ def evaluates(cfg: RunConfig, epoch: int) -> bool:
 def _progress(batches, desc: str, enabled: bool):
     if not enabled:
         return batches
-    from tqdm.auto import tqdm
-
     return tqdm(batches, desc=desc, leave=False, file=sys.stderr)
 
 

@@ -25,6 +25,9 @@ from torch.utils.data import Dataset, TensorDataset, default_collate
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from .data import TEST_SUBSET_SEED, load_split
+from .encoders import load_tokenizer
+
 
 # --------------------------------------------------------------------------------------------
 # The image pipeline: per-example resize, per-batch RandAugment, normalisation, MixUp
@@ -193,9 +196,6 @@ def load_data(cfg) -> Data:
     The training subset depends on the run's seed; the test subset never does
     (``TEST_SUBSET_SEED``), so every model and seed is scored on the same examples.
     """
-    from .data import TEST_SUBSET_SEED, load_split
-    from .encoders import load_tokenizer
-
     model = cfg.model
     train = load_split(cfg.dataset, "train", cfg.data_dir, cfg.max_train, seed=cfg.seed)
     test = load_split(cfg.dataset, "test", cfg.data_dir, cfg.max_test, seed=TEST_SUBSET_SEED)

@@ -18,7 +18,7 @@ def _model(**fields):
 
 
 def test_parameter_split_adds_up_and_shows_the_frozen_encoder(one_thread):
-    _, model = _model(model="sleepnet", blocks=2)
+    _, model = _model(method="sleepnet", blocks=2)
     split = anatomy.parameter_split(model).set_index("part")
     counts = count_parameters(model)
     assert split["params"].sum() == counts["params"]
@@ -29,7 +29,7 @@ def test_parameter_split_adds_up_and_shows_the_frozen_encoder(one_thread):
 @pytest.mark.parametrize("task, kind", [("vision", "sleepnet"), ("vision", "dreamnet"),
                                         ("text", "dreamnet")])
 def test_walk_blocks_records_what_each_block_sees_and_makes(task, kind, one_thread):
-    cfg, model = _model(task=task, model=kind, blocks=2)
+    cfg, model = _model(task=task, method=kind, blocks=2)
     inputs = example_inputs(cfg, batch=2)
     records = anatomy.walk_blocks(model.train(), *inputs)
     assert [r["block"] for r in records] == [1, 2] and model.training  # mode restored
@@ -47,6 +47,6 @@ def test_walk_blocks_records_what_each_block_sees_and_makes(task, kind, one_thre
 
 
 def test_walk_blocks_refuses_a_model_without_blocks():
-    _, model = _model(model="baseline")
+    _, model = _model(method="baseline")
     with pytest.raises(ValueError, match="no sleep/dream blocks"):
         anatomy.walk_blocks(model, torch.zeros(1, 3, 16, 16))

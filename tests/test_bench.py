@@ -13,7 +13,7 @@ from dreamlib.counting import count
 from dreamlib.errors import ConfigError
 from dreamlib.train import adam
 
-TINY = ModelConfig(model="dreamnet", blocks=2, image_size=16, width=8)
+TINY = ModelConfig(method="dreamnet", blocks=2, image_size=16, width=8)
 
 
 def test_bench_reports_step_time_throughput_and_memory(one_thread):
@@ -50,9 +50,9 @@ def test_bench_cli_prints_one_json_line(capsys, one_thread):
 
 SPEED_MODELS = {
     "dreamnet-linear": TINY,
-    "dreamnet-grid": ModelConfig(model="dreamnet", blocks=2, image_size=16, width=8, head="grid"),
-    "sleepnet-grid": ModelConfig(model="sleepnet", blocks=3, image_size=16, width=8, head="grid"),
-    "text-dreamnet": ModelConfig(task="text", model="dreamnet", chain="lstm", blocks=2,
+    "dreamnet-grid": ModelConfig(method="dreamnet", blocks=2, image_size=16, width=8, a_out="grid"),
+    "sleepnet-grid": ModelConfig(method="sleepnet", blocks=3, image_size=16, width=8, a_out="grid"),
+    "text-dreamnet": ModelConfig(task="text", method="dreamnet", chain="lstm", blocks=2,
                                  seq_len=8, width=8),
 }
 

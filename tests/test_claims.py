@@ -22,8 +22,8 @@ def record(method: str, seed: int, accuracy: float, task: str = "vision", blocks
         "seed": seed, "accuracy": accuracy / 100, "train_loss": 0.1, "params": 1,
         "trainable_params": 1, "flops": 1, "seconds_per_epoch": seconds, "device": "cpu",
         "config": {"dataset": "fashion-mnist", "encoder_lr": 1e-4,
-                   "model": {"task": task, "chain": chain, "head": "linear",
-                             "encoder": "mae-small", "model": method, "image_size": 28}},
+                   "model": {"task": task, "chain": chain, "a_out": "linear",
+                             "encoder": "mae-small", "method": method, "image_size": 28}},
         "versions": {},
     }
 

@@ -35,18 +35,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dreamlib.cli import main
-from dreamlib.pretrain import WEIGHTS_ENV, shipped_folder
-from dreamlib.runs import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_ITEMS, MAX_SEED, MAX_WORKERS,
-                           METRICS_FILE)
-from dreamlib.validate import (
-    MAX_BENCH_BATCH,
-    MAX_BENCH_STEPS,
-    MAX_IMAGE_SIZE,
-    MAX_NUM_CLASSES,
-    MAX_SEQ_LEN,
-    MAX_THREADS,
-    MAX_WIDTH,
-)
+from dreamlib.config import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_ITEMS,
+                             MAX_NUM_CLASSES, MAX_SEED, MAX_SEQ_LEN, MAX_THREADS, MAX_WIDTH)
+from dreamlib.runs import MAX_WORKERS, METRICS_FILE
+from dreamlib.shipped import WEIGHTS_ENV, shipped_folder
+from dreamlib.validate import MAX_BENCH_BATCH, MAX_BENCH_STEPS
 
 EXAMPLES = 25  # per flag; each test stays within a few seconds
 

@@ -138,10 +138,10 @@ FORTUNE_FIXTURE = {
 
 def _filler(category: str, test: bool) -> str:
     """An entry of ``category`` that the content-hash split puts in test (or train)."""
-    from dreamlib.data import _in_fortunes_test
+    from dreamlib.data import in_hashed_test_split
 
-    return next(text for k in range(1000) if _in_fortunes_test(text := f"{category} filler {k}.")
-                == test)
+    return next(text for k in range(1000)
+                if in_hashed_test_split(text := f"{category} filler {k}.") == test)
 
 
 def write_fortunes(root: Path) -> Path:

@@ -1,6 +1,6 @@
 """The paper-scale dry run's pieces (dreamlib.dryrun): generated standard layouts read by the
 real readers, random hub encoders loaded through from_pretrained offline, the plan, and the
-run overrides reaching every run of a notebook."""
+run overrides reaching every run of a notebook (applied by dreamlib.runtime's context)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dreamlib import dryrun, paper
+from dreamlib import dryrun, paper, runtime
 from dreamlib.data import get_info, load_split
-from dreamlib.experiments import all_entries
-from dreamlib.reproduce import context
+from dreamlib.experiments import notebook_entries
+from dreamlib.runtime import context
 from dreamlib.schedule import unique_runs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,8 +87,9 @@ def test_random_hub_encoders_load_offline_through_from_pretrained(tmp_path):
 
 def test_hub_encoders_of_the_paper_profile_are_its_encoders():
     names = dryrun.hub_encoders("paper")
-    assert set(paper.PAPER_ENCODERS.values()) <= names
-    assert {name for pair in paper.ENCODER_SIZES.values() for name in pair} <= names
+    assert names == paper.HUB_ENCODERS  # every one is used by some grid of the paper profile
+    assert names == (set(paper.PAPER_ENCODERS.values())
+                     | {name for pair in paper.ENCODER_SIZES.values() for name in pair})
     assert dryrun.hub_encoders("smoke") == set()  # the embedded encoders need no hub
     # a dry run of some notebooks writes only their encoders (Table 5: no text, no large)
     assert dryrun.hub_encoders("paper", ["08"]) == {paper.PAPER_ENCODERS[("vision", kind)]
@@ -96,8 +97,8 @@ def test_hub_encoders_of_the_paper_profile_are_its_encoders():
 
 
 def test_the_plan_counts_every_run_once_under_its_first_notebook():
-    runs = dryrun.planned_runs("smoke")
-    assert len(runs) == len(unique_runs(all_entries("smoke")))
+    runs = dryrun.costed_runs("smoke")
+    assert len(runs) == len(unique_runs(notebook_entries("smoke")))
     first = {}
     for run in runs:
         first.setdefault(run.label, run.notebook)
@@ -125,24 +126,24 @@ def dataclasses_replace(run, **changes):
 
 
 def test_the_dry_run_overrides_reach_every_run_of_a_context(monkeypatch, tmp_path):
-    monkeypatch.setenv(dryrun.DRY_RUN_ENV, json.dumps(dryrun.DRY_RUN_OVERRIDES))
+    monkeypatch.setenv(runtime.DRY_RUN_ENV, json.dumps(dryrun.DRY_RUN_OVERRIDES))
     ctx = context("smoke", str(tmp_path))
     assert ctx.overrides == dryrun.DRY_RUN_OVERRIDES
     seen = []
     monkeypatch.setattr("dreamlib.schedule.run_entries",
                         lambda entries, *a, **k: seen.extend(e.cfg for e in entries) or [])
-    ctx.run(all_entries("smoke")[:5])
+    ctx.run(notebook_entries("smoke")[:5])
     assert seen and all(cfg.epochs == 1 and cfg.batch_size == 2 and cfg.max_train == 4
                         for cfg in seen)
     assert ctx.config("vision", max_test=3).max_test == 3  # an explicit value wins
-    monkeypatch.delenv(dryrun.DRY_RUN_ENV)
+    monkeypatch.delenv(runtime.DRY_RUN_ENV)
     assert context("smoke", str(tmp_path)).overrides == {}
 
 
 def _paper_run(chain: str):
     from dreamlib.profiles import make_run_config
 
-    return make_run_config("paper", "vision", model={"model": "sleepnet", "chain": chain,
+    return make_run_config("paper", "vision", model={"method": "sleepnet", "chain": chain,
                                                       "blocks": 2})
 
 
@@ -150,34 +151,34 @@ def test_a_run_too_large_for_the_dry_runs_memory_trains_with_a_narrower_chain():
     """ResNet50 + ViT-base SleepNet-2 at 224 px holds about a billion parameters (the linear
     heads map 768 features onto whole feature maps): its dry run halves the chain's width
     until the estimate fits, and nothing else of the run changes; a run that fits is kept."""
-    big = dryrun.dry_run_config(_paper_run("resnet50"), dryrun.DRY_RUN_OVERRIDES)
-    assert dryrun.training_bytes(_paper_run("resnet50").model.resolved()) > dryrun.DRY_RUN_MEMORY
-    assert dryrun.training_bytes(big.model) <= dryrun.DRY_RUN_MEMORY
+    big = runtime.dry_run_config(_paper_run("resnet50"), dryrun.DRY_RUN_OVERRIDES)
+    assert runtime.training_bytes(_paper_run("resnet50").model.resolved()) > runtime.DRY_RUN_MEMORY
+    assert runtime.training_bytes(big.model) <= runtime.DRY_RUN_MEMORY
     assert big.model.width < 64 and big.model.chain == "resnet50"
     assert (big.model.image_size, big.model.encoder) == (224, _paper_run("resnet50").model.encoder)
     assert big.epochs == 1 and big.max_train == 4
-    small = dryrun.dry_run_config(_paper_run("resnet18"), {})
+    small = runtime.dry_run_config(_paper_run("resnet18"), {})
     assert small == _paper_run("resnet18")
-    tiny_budget = dryrun.within_memory(_paper_run("resnet18"), budget=1)
-    assert tiny_budget.model.width == dryrun.NARROWEST_WIDTH
+    tiny_budget = runtime.within_memory(_paper_run("resnet18"), budget=1)
+    assert tiny_budget.model.width == runtime.NARROWEST_WIDTH
     from dreamlib.profiles import make_run_config
 
-    finetune = make_run_config("paper", "vision", model={"model": "finetune"})
-    assert dryrun.within_memory(finetune, budget=1) == finetune  # no chain to narrow
+    finetune = make_run_config("paper", "vision", model={"method": "finetune"})
+    assert runtime.within_memory(finetune, budget=1) == finetune  # no chain to narrow
 
 
 def test_the_progress_plan_of_a_dry_run_names_the_runs_it_trains(monkeypatch, tmp_path):
-    from dreamlib.reproduce import notebooks, planned_runs
+    from dreamlib.reproduce import notebooks, plan_folders
     from dreamlib.runs import run_folder
 
-    monkeypatch.setenv(dryrun.DRY_RUN_ENV, json.dumps(dryrun.DRY_RUN_OVERRIDES))
+    monkeypatch.setenv(runtime.DRY_RUN_ENV, json.dumps(dryrun.DRY_RUN_OVERRIDES))
     ctx = context("smoke", str(tmp_path))
     seen = []
     monkeypatch.setattr("dreamlib.schedule.run_entries",
                         lambda entries, *a, **k: seen.extend(e.cfg for e in entries) or [])
-    ctx.run(all_entries("smoke"))
+    ctx.run(notebook_entries("smoke"))
     trained = {run_folder(ctx.runs, cfg) for cfg in seen}
-    assert set(planned_runs(ctx, notebooks())) == trained
+    assert set(plan_folders(ctx, notebooks())) == trained
 
 
 def test_a_run_grid_can_leave_no_checkpoints_behind(tmp_path):
@@ -186,7 +187,7 @@ def test_a_run_grid_can_leave_no_checkpoints_behind(tmp_path):
     from dreamlib.runs import CHECKPOINT_FILE, METRICS_FILE, run_folder
     from dreamlib.schedule import run_entries
 
-    cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
+    cfg = make_run_config("smoke", "vision", model={"method": "baseline", "width": 8},
                           epochs=1, max_train=32, max_test=16, batch_size=16)
     kept = run_entries([Entry("chain", cfg)], tmp_path / "kept", log=lambda *_: None)
     dropped = run_entries([Entry("chain", cfg)], tmp_path / "dropped", log=lambda *_: None,

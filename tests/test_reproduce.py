@@ -12,8 +12,9 @@ import sys
 import pytest
 
 from dreamlib import experiments, report, schedule
-from dreamlib.reproduce import NOTEBOOK_DIR, REPO, context, notebooks
 from dreamlib.errors import ConfigError
+from dreamlib.reproduce import notebooks
+from dreamlib.runtime import NOTEBOOK_DIR, REPO, context
 
 TABLES = ["table1_dreams", "table3_vision", "table4_text", "table5_efficiency"]
 FIGURES = ["fig6_dreams", "fig7_chain_blocks", "fig8_encoders", "fig9_freeze"]
@@ -216,7 +217,7 @@ def test_ablation_arms_that_are_main_rows_reuse_the_main_rows_runs():
 
 
 def test_grids_share_runs_and_use_the_papers_encoders_in_the_paper_profile():
-    entries = experiments.all_entries("default")
+    entries = experiments.notebook_entries("default")
     unique = schedule.unique_runs(entries)
     assert len(unique) < len(entries)  # shared through the run store
     paper = {e.cfg.model.encoder for e in experiments.table3_vision("paper") if e.method == "dreamnet"}
@@ -231,10 +232,10 @@ def test_markdown_escapes_pipes():
 
 
 def test_the_progress_bar_follows_the_plans_finished_runs(tmp_path):
-    from dreamlib.reproduce import RunProgress, context, planned_runs
+    from dreamlib.reproduce import RunProgress, plan_folders
 
     ctx = context("smoke", str(tmp_path))
-    plan = planned_runs(ctx, [p for p in notebooks() if p.name.startswith("07")])
+    plan = plan_folders(ctx, [p for p in notebooks() if p.name.startswith("07")])
     assert len(plan) == len(schedule.unique_runs(experiments.fig9_freeze("smoke")))
     with RunProgress(plan, every=0.05) as progress:
         assert progress.bar.n == 0 and progress.bar.total == len(plan)
@@ -317,7 +318,8 @@ def test_notebook_entries_are_the_grids_the_notebooks_run_each_once():
     # notebook order: 03's text grid, then the vision grid 04 adds
     assert labels(both) == labels(experiments.table4_text("smoke")
                                   + experiments.table3_vision("smoke"))
-    assert labels(experiments.notebook_entries("smoke")) == labels(experiments.all_entries("smoke"))
+    every_grid = [e for grid in experiments.GRIDS.values() for e in grid("smoke")]
+    assert labels(experiments.notebook_entries("smoke")) == labels(every_grid)
     assert experiments.notebook_entries("smoke", ["01"]) == []
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,8 +82,8 @@ def test_hash_changes_with_every_result_changing_run_field(field):
     assert changed.run_hash() != base.run_hash()
 
 
-@pytest.mark.parametrize("change", [{"blocks": 3}, {"width": 16}, {"model": "dreamnet"},
-                                    {"head": "grid"}, {"mask_ratio": 0.5}, {"unfrozen": True}])
+@pytest.mark.parametrize("change", [{"blocks": 3}, {"width": 16}, {"method": "dreamnet"},
+                                    {"a_out": "grid"}, {"mask_ratio": 0.5}, {"unfrozen": True}])
 def test_hash_changes_with_model_fields(change):
     base = cfg()
     assert with_model(base, **change).run_hash() != base.run_hash()
@@ -110,6 +111,30 @@ def test_to_dict_from_dict_round_trip_keeps_every_field():
     assert back.data_dir == "/somewhere"  # not compared by ==, so checked on its own
     assert back.betas == (0.8, 0.99) and isinstance(back.model, ModelConfig)
     assert back.to_dict() == data
+
+
+def test_stored_runs_keep_their_folders_under_the_renamed_fields():
+    """The committed store was written with ``model``/``head`` where the config now says
+    ``method``/``a_out``: every stored config reads, and its hash is still its folder name."""
+    store = Path(__file__).resolve().parent.parent / "results" / "runs"
+    folders = sorted(p for p in store.iterdir() if (p / CONFIG_FILE).is_file())
+    assert len(folders) >= 100
+    for folder in folders:
+        stored = json.loads((folder / CONFIG_FILE).read_text())
+        cfg = RunConfig.from_dict(stored)
+        assert cfg.run_hash() == folder.name
+        legacy = stored["model"]
+        if "model" in legacy:  # written before the rename
+            assert (cfg.model.method, cfg.model.a_out) == (legacy["model"], legacy["head"])
+
+
+def test_a_config_written_today_names_its_fields_as_the_code_does(tmp_path):
+    cfg = make_run_config("smoke", "vision", model={"method": "dreamnet", "a_out": "grid"})
+    claim_folder(tmp_path / "run", cfg)
+    stored = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())["model"]
+    assert (stored["method"], stored["a_out"]) == ("dreamnet", "grid")
+    assert "model" not in stored and "head" not in stored
+    assert RunConfig.from_dict(json.loads((tmp_path / "run" / CONFIG_FILE).read_text())) == cfg
 
 
 def test_from_dict_rejects_unknown_keys():

@@ -17,11 +17,13 @@ import pytest
 import torch
 
 from dreamlib import pretrain as pt
+from dreamlib import pretrain_data
+from dreamlib import shipped as sh
 from dreamlib.cli import main
 from dreamlib.encoders import load_encoder
-from dreamlib.pretrain import MANIFEST_FILE, RECIPES, WeightsError, shipped_folder
+from dreamlib.pretrain import RECIPES
+from dreamlib.shipped import MANIFEST_FILE, SHIPPED_ROOT as SHIPPED, WeightsError, shipped_folder
 
-SHIPPED = Path(pt.__file__).resolve().parent / "weights"
 NAMES = ("mae-small", "mlm-small", "minilm-head")
 MAX_TOTAL_BYTES = 30_000_000
 
@@ -29,7 +31,7 @@ MAX_TOTAL_BYTES = 30_000_000
 @pytest.fixture(autouse=True)
 def shipped_weights(one_thread, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv(pt.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(sh.WEIGHTS_ENV, raising=False)
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def copy(tmp_path, monkeypatch):
     """A copy of the shipped weights that the loader reads instead."""
     root = tmp_path / "weights"
     shutil.copytree(SHIPPED, root)
-    monkeypatch.setenv(pt.WEIGHTS_ENV, str(root))
+    monkeypatch.setenv(sh.WEIGHTS_ENV, str(root))
     return root
 
 
@@ -58,7 +60,7 @@ def test_every_shipped_file_matches_its_manifest_hash():
         assert sorted(p.name for p in folder.iterdir()) == sorted(files)  # nothing unrecorded
         for file, info in files.items():
             assert (folder / file).stat().st_size == info["bytes"]
-            assert pt.file_sha256(folder / file) == info["sha256"]
+            assert sh.file_sha256(folder / file) == info["sha256"]
             total += info["bytes"]
     assert total < MAX_TOTAL_BYTES
     assert sorted(p.name for p in SHIPPED.iterdir() if not p.name.startswith("__")) == \
@@ -85,8 +87,8 @@ def test_the_manifest_says_how_each_encoder_was_made(name):
     held = entry["heldout"]
     assert held["size"] == recipe.heldout
     assert held["train_examples"] + held["size"] == entry["data"]["examples"]
-    _, indices = pt.split_heldout(entry["data"]["examples"], held["size"])
-    assert held["indices_sha256"] == pt._index_digest(indices)
+    _, indices = pretrain_data.split_heldout(entry["data"]["examples"], held["size"])
+    assert held["indices_sha256"] == pretrain_data.index_digest(indices)
     curve = entry["curve"]
     assert len(curve) == entry["epochs_run"] <= recipe.epochs
     best = min(curve, key=lambda row: row["heldout_loss"])
@@ -118,7 +120,7 @@ def test_the_mae_learned_to_reconstruct():
 def run_config(**run):
     from dreamlib.profiles import make_run_config
 
-    return make_run_config("smoke", "vision", model={"model": "sleepnet", "blocks": 1}, **run)
+    return make_run_config("smoke", "vision", model={"method": "sleepnet", "blocks": 1}, **run)
 
 
 def test_runs_load_the_shipped_mae_and_the_ablation_does_not():
@@ -128,9 +130,12 @@ def test_runs_load_the_shipped_mae_and_the_ablation_does_not():
     from dreamlib.train import resolve_encoder_source
 
     cfg = run_config()
-    source = resolve_encoder_source(cfg, log=lambda line: pytest.fail(f"trained: {line}"))
+    with pytest.MonkeyPatch.context() as patch:  # loading the shipped weights never trains
+        patch.setattr(pt, "pretrain", lambda *a, **k: pytest.fail("pre-trained"))
+        patch.setattr(pt, "_fit", lambda *a, **k: pytest.fail("trained"))
+        source = resolve_encoder_source(cfg)
     assert Path(source) == SHIPPED / "mae-small"
-    saved = load_file(str(SHIPPED / "mae-small" / pt.WEIGHTS_FILE))
+    saved = load_file(str(SHIPPED / "mae-small" / sh.WEIGHTS_FILE))
     key = "vit.embeddings.patch_embeddings.projection.weight"
     built = build_model(cfg.model, pretrained=True, encoder_source=source)
     assert torch.equal(built.encoder.backbone.embeddings.patch_embeddings.projection.weight,
@@ -148,7 +153,7 @@ def test_untrained_applies_only_to_the_embedded_encoders():
     from dreamlib.profiles import make_run_config
     from dreamlib.train import resolve_encoder_source
 
-    cfg = make_run_config("smoke", "text", model={"model": "sleepnet", "encoder": "minilm"},
+    cfg = make_run_config("smoke", "text", model={"method": "sleepnet", "encoder": "minilm"},
                           pretrained=False)
     with pytest.raises(ConfigError, match="untrained"):
         resolve_encoder_source(cfg)
@@ -157,11 +162,17 @@ def test_untrained_applies_only_to_the_embedded_encoders():
 def test_the_profile_encoders_are_the_shipped_ones():
     from dreamlib.experiments import pretrained_encoders
 
-    encoders = pretrained_encoders("smoke", log=lambda line: pytest.fail(f"trained: {line}"))
+    with pytest.MonkeyPatch.context() as patch:  # reading them never trains
+        patch.setattr(pt, "_fit", lambda *a, **k: pytest.fail("trained"))
+        encoders = pretrained_encoders("smoke")
     assert set(encoders) == {"mae-small", "mlm-small"}
     for name, (folder, losses) in encoders.items():
         assert folder == SHIPPED / name
-        assert losses == [row["heldout_loss"] for row in manifest()["encoders"][name]["curve"]]
+        entry = manifest()["encoders"][name]
+        # one loss per epoch run, the best of them where the recorded best epoch says
+        assert len(losses) == entry["epochs_run"]
+        assert min(losses) == entry["best_heldout_loss"]
+        assert losses.index(min(losses)) + 1 == entry["best_epoch"]
 
 
 # --------------------------------------------------------------------------- damage
@@ -187,8 +198,14 @@ def test_a_damaged_weights_file_is_one_clear_error(copy, name, file, damage):
             shipped_folder(name)
     message = str(info.value)
     assert str(path) in message and damage in message and "\n" not in message
-    assert "git checkout dreamlib/weights" in message
-    assert f"python -m dreamlib pretrain --encoder {name}" in message
+    # the copy is the user's folder, chosen by the variable: git cannot restore it
+    assert "git checkout" not in message and sh.WEIGHTS_ENV in message
+    assert f"python -m dreamlib pretrain --encoder {name} --out {copy}" in message
+
+
+def test_damage_in_the_shipped_folder_is_restored_from_git():
+    fix = sh.restore_fix("mae-small", SHIPPED)
+    assert "git checkout dreamlib/weights" in fix and "--out" not in fix
 
 
 def test_a_missing_manifest_is_one_clear_error(copy):
@@ -198,13 +215,13 @@ def test_a_missing_manifest_is_one_clear_error(copy):
 
 
 def test_training_with_a_corrupted_encoder_prints_one_line(copy, tmp_path, capsys):
-    corrupt(copy / "mae-small" / pt.WEIGHTS_FILE)
+    corrupt(copy / "mae-small" / sh.WEIGHTS_FILE)
     rc = main(["train", "--profile", "smoke", "--model", "sleepnet", "--blocks", "1",
                "--width", "8", "--epochs", "1", "--max-train", "32", "--max-test", "16",
                "--quiet", "--out", str(tmp_path / "run")])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert rc == 2 and len(err) == 1 and err[0].startswith("error: ")
-    assert str(copy / "mae-small" / pt.WEIGHTS_FILE) in err[0] and "corrupted" in err[0]
+    assert str(copy / "mae-small" / sh.WEIGHTS_FILE) in err[0] and "corrupted" in err[0]
 
 
 # --------------------------------------------------------------------------- MiniLM + head
@@ -220,7 +237,7 @@ def test_minilm_loads_with_its_shipped_head(minilm_lm):
 
     assert minilm_lm.is_autoencoder
     head = minilm_lm.backbone.cls.predictions
-    saved = load_file(str(SHIPPED / "minilm-head" / pt.HEAD_FILE))
+    saved = load_file(str(SHIPPED / "minilm-head" / sh.HEAD_FILE))
     assert torch.equal(head.transform.dense.weight, saved["cls.predictions.transform.dense.weight"])
     assert torch.equal(head.bias, saved["cls.predictions.bias"])
     assert head.decoder.weight is minilm_lm.backbone.bert.embeddings.word_embeddings.weight
@@ -255,7 +272,7 @@ def test_text_dreamnet_runs_on_minilm():
     from dreamlib.config import ModelConfig
     from dreamlib.models import build_model
 
-    cfg = ModelConfig(task="text", model="dreamnet", encoder="minilm", blocks=1, seq_len=12,
+    cfg = ModelConfig(task="text", method="dreamnet", encoder="minilm", blocks=1, seq_len=12,
                       width=16, num_classes=3)
     torch.manual_seed(0)
     model = build_model(cfg).eval()

@@ -288,7 +288,7 @@ def subprocess_env(cache: Path) -> dict:
 @pytest.mark.slow
 def test_a_hard_killed_run_resumes_to_the_identical_result(tmp_path, cache):
     cfg = vision(epochs=4)  # what RESUME_FLAGS ask for
-    train.resolve_encoder_source(cfg, log=quiet)  # pre-train once here, not in both processes
+    train.resolve_encoder_source(cfg)  # verify the shipped weights once here, not in both processes
     env = subprocess_env(cache)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     # The uninterrupted reference runs alongside the run that gets killed (two cores).
@@ -336,7 +336,7 @@ def test_a_hard_killed_run_resumes_to_the_identical_result(tmp_path, cache):
 def baseline(**run) -> RunConfig:
     """The chain alone (no encoder to pre-train): the cheapest run with real training."""
     run = {"epochs": 2, "max_train": 64, "max_test": 32, "batch_size": 32, **run}
-    return make_run_config("smoke", "vision", model={"model": "baseline", "width": 8}, **run)
+    return make_run_config("smoke", "vision", model={"method": "baseline", "width": 8}, **run)
 
 
 def test_an_exploding_learning_rate_raises_training_diverged(tmp_path):

@@ -100,9 +100,9 @@ def test_training_pipeline_with_augmentation_stays_in_range_and_shape():
 
 
 def test_pretraining_sees_the_training_normalisation():
-    """The MAE pre-trains on pretrain.encoder_images: the same pipeline as training."""
+    """The MAE pre-trains on pretrain_data.encoder_images: the same pipeline as training."""
     from dreamlib.data import load_split
-    from dreamlib.pretrain import encoder_images
+    from dreamlib.pretrain_data import encoder_images
 
     got = encoder_images("digits", "test", None, max_items=4, image_size=16)
     raw = load_split("digits", "test", None, max_items=4).dataset

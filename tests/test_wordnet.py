@@ -174,7 +174,7 @@ def test_missing_file_names_path_and_fix(tmp_path):
 
 def test_missing_package_names_default_path_and_fix(tmp_path, monkeypatch):
     nowhere = tmp_path / "usr-share-wordnet"
-    monkeypatch.setattr(data, "WORDNET_DEBIAN_DIR", nowhere)
+    monkeypatch.setattr(data.sources, "WORDNET_DEBIAN_DIR", nowhere)  # where locate looks
     with pytest.raises(DataError) as error:
         load_split("wordnet-nouns", "train")
     message = str(error.value)

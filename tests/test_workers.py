@@ -55,7 +55,7 @@ def grid() -> list[Entry]:
     as real grids share runs between rows."""
     entries = []
     for seed in range(5):
-        cfg = make_run_config("smoke", "vision", model={"model": "baseline", "width": 8},
+        cfg = make_run_config("smoke", "vision", model={"method": "baseline", "width": 8},
                               epochs=2, max_train=64, max_test=32, batch_size=32, seed=seed)
         entries.append(Entry(f"seed {seed}", cfg))
     return entries + [Entry("seed 0 again", entries[0].cfg)]

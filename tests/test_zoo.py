@@ -39,16 +39,16 @@ def test_counts_match_table_3_at_the_published_input_size(name):
 
 
 def test_greyscale_images_reach_the_network_as_three_channels():
-    model = build_model(ModelConfig(task="vision", model="baseline", chain="resnet101",
+    model = build_model(ModelConfig(task="vision", method="baseline", chain="resnet101",
                                     in_channels=1, image_size=32, num_classes=7))
     logits, dreams = model(torch.randn(2, 1, 32, 32), return_dreams=True)
     assert logits.shape == (2, 7) and dreams == []
 
 
-@pytest.mark.parametrize("model", ["sleepnet", "dreamnet", "features", "finetune"])
-def test_a_reference_network_is_a_baseline_only(model):
+@pytest.mark.parametrize("method", ["sleepnet", "dreamnet", "features", "finetune"])
+def test_a_reference_network_is_a_baseline_only(method):
     with pytest.raises(ConfigError, match="--model baseline"):
-        ModelConfig(task="vision", model=model, chain="efficientnet-b7").resolved()
+        ModelConfig(task="vision", method=method, chain="efficientnet-b7").resolved()
 
 
 def test_an_unknown_reference_names_the_choices():
@@ -60,7 +60,7 @@ def test_an_unknown_reference_names_the_choices():
 def test_a_reference_baseline_trains_through_the_run_store(name, tmp_path):
     """One convolutional and one transformer network, a few steps on the smoke data (16 px):
     the ordinary run path trains and scores them and records their size."""
-    cfg = make_run_config("smoke", "vision", model={"model": "baseline", "chain": name},
+    cfg = make_run_config("smoke", "vision", model={"method": "baseline", "chain": name},
                           epochs=1, max_train=16, max_test=16, batch_size=8, eval_every=1)
     metrics = train_run(cfg, tmp_path / name, log=lambda *_: None, progress=False)
     assert 0.0 <= metrics["accuracy"] <= 1.0

@@ -4,10 +4,11 @@
 baselines (ResNet18/34/50, LSTM-k, WordCNN, CharCNN; Table 3's published ResNet101,
 EfficientNet-B7/V2-L and CvT-21/W24, see :mod:`.zoo`), the encoder fine-tuning baselines
 (any ViT/MAE/BERT/RoBERTa/DistilBERT/XLNet) and the "encoder features only" control (the
-chain plus the frozen encoder's features of the input, added once before the head). Vision models take ``images`` (B, C, H, W);
-text models take ``input_ids`` and ``attention_mask`` (B, T). Every model's ``forward``
-returns logits, or ``(logits, dreams)`` with ``return_dreams=True`` (the per-block
-reconstructions of DreamNet: images, or token ids for text; empty for other models).
+chain plus the frozen encoder's features of the input, added once before the head). Vision
+models take ``images`` (B, C, H, W); text models take ``input_ids`` and ``attention_mask``
+(B, T). Every model is a :class:`~dreamlib.models.base.Classifier`: ``forward`` returns
+logits, or ``(logits, dreams)`` with ``return_dreams=True`` (the per-block reconstructions of
+DreamNet: images, or token ids for text; empty for other models).
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def build_model(cfg: ModelConfig, pretrained: bool = True, encoder_source: str |
     if cfg.uses_encoder:
         _check_encoder_task(cfg)
         # whole-image features for the models that read the encoder once (no masking)
-        mask_ratio = 0.0 if cfg.model in ("finetune", "features") else cfg.mask_ratio
+        mask_ratio = 0.0 if cfg.method in ("finetune", "features") else cfg.mask_ratio
         encoder = load_encoder(encoder_source or cfg.encoder, autoencoder=cfg.needs_decoder,
                                pretrained=pretrained, mask_ratio=mask_ratio)
-        set_encoder_trainable(encoder, cfg.unfrozen or cfg.model == "finetune")
+        set_encoder_trainable(encoder, cfg.unfrozen or cfg.method == "finetune")
     model = _build_vision(cfg, encoder) if cfg.task == "vision" else _build_text(cfg, encoder)
     return model.train()  # applies the rule that a frozen encoder runs in eval mode (no dropout)
 
@@ -72,16 +73,16 @@ def _check_encoder_task(cfg: ModelConfig) -> None:
 def _build_vision(cfg: ModelConfig, encoder: VisionEncoder | None) -> nn.Module:
     if cfg.chain in REFERENCE_BASELINES:
         return build_reference(cfg.chain, cfg.in_channels, cfg.num_classes)
-    if cfg.model == "finetune":
+    if cfg.method == "finetune":
         return VisionFinetune(encoder, cfg.in_channels, cfg.num_classes)
     chain = ResNetChain(cfg.chain, cfg.in_channels, cfg.image_size, cfg.width)
-    if cfg.model == "baseline":
+    if cfg.method == "baseline":
         return ResNetClassifier(chain, cfg.num_classes)
-    if cfg.model == "features":
+    if cfg.method == "features":
         return VisionFeaturesControl(chain, encoder, cfg.in_channels, cfg.num_classes)
-    if cfg.model == "sleepnet":
-        return VisionSleepNet(chain, encoder, cfg.blocks, cfg.head, cfg.num_classes)
-    return VisionDreamNet(chain, encoder, cfg.blocks, cfg.head, cfg.num_classes, cfg.width)
+    if cfg.method == "sleepnet":
+        return VisionSleepNet(chain, encoder, cfg.blocks, cfg.a_out, cfg.num_classes)
+    return VisionDreamNet(chain, encoder, cfg.blocks, cfg.a_out, cfg.num_classes, cfg.width)
 
 
 def _build_text(cfg: ModelConfig, encoder: TextEncoder | None) -> nn.Module:
@@ -90,15 +91,15 @@ def _build_text(cfg: ModelConfig, encoder: TextEncoder | None) -> nn.Module:
             f"seq_len {cfg.seq_len} exceeds the {encoder.max_tokens} positions of encoder "
             f"{cfg.encoder!r}; use --seq-len {encoder.max_tokens} or less"
         )
-    if cfg.model == "finetune":
+    if cfg.method == "finetune":
         return TextFinetune(encoder, cfg.num_classes)
     pad_id = 0 if cfg.chain == "charcnn" else int(encoder_config(cfg.encoder).pad_token_id or 0)
     chain = TextChain(cfg.chain, text_vocab_size(cfg), cfg.width, pad_id)
-    if cfg.model == "baseline":
+    if cfg.method == "baseline":
         return TextClassifier(chain, cfg.num_classes)
-    if cfg.model == "features":
+    if cfg.method == "features":
         return TextFeaturesControl(chain, encoder, cfg.num_classes)
-    cls = TextSleepNet if cfg.model == "sleepnet" else TextDreamNet
+    cls = TextSleepNet if cfg.method == "sleepnet" else TextDreamNet
     return cls(chain, encoder, cfg.blocks, cfg.num_classes, cfg.straight_through)
 
 

@@ -12,13 +12,17 @@ A_out runs without autograd (see :mod:`dreamlib.blocks`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..blocks import TextDreamConnection, TextSleepConnection
+from ..blocks import TextDreamConnection, TextSleepConnection, masked_mean
 from ..config import chain_depth
 from ..encoders import TextEncoder
+from .base import Classifier
 
 
 class LSTMLayer(nn.Module):
@@ -46,7 +50,9 @@ class ConvLayer(nn.Module):
 
 
 class TextChain(nn.Module):
-    """Embedding and layers of the chain classifier (``lstm[-k]``, ``wordcnn``, ``charcnn``)."""
+    """Embedding and layers of the chain classifier (``lstm[-k]``, ``wordcnn``, ``charcnn``).
+    Calling it runs the chain, with a connection added to each of its first layers when given
+    (:meth:`forward`)."""
 
     def __init__(self, chain: str, vocab_size: int, width: int, pad_id: int = 0):
         super().__init__()
@@ -61,14 +67,21 @@ class TextChain(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.width = width
 
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                connect: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+                blocks: int = 0) -> torch.Tensor:
+        """Features (B, width): the masked mean of the last layer. The first ``blocks`` layers
+        are sleep/dream blocks: h_m = g_m(h_{m-1}) + connect(m, h_{m-1}) (eqs. 1-2)."""
+        h = self.embedding(input_ids)
+        for m, layer in enumerate(self.layers):
+            out = layer(h)
+            if m < blocks:
+                out = out + connect(m, h)
+            h = out
+        return masked_mean(h, attention_mask)
 
-def masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over real tokens only (padding excluded)."""
-    weights = mask.unsqueeze(-1).to(h.dtype)
-    return (h * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
-
-class TextClassifier(nn.Module):
+class TextClassifier(Classifier):
     """The chain alone (Table 4 LSTM-k / WordCNN / CharCNN baselines)."""
 
     def __init__(self, chain: TextChain, num_classes: int):
@@ -76,15 +89,8 @@ class TextClassifier(nn.Module):
         self.chain = chain
         self.fc = nn.Linear(chain.width, num_classes)
 
-    def _features(self, input_ids, attention_mask) -> torch.Tensor:
-        h = self.chain.embedding(input_ids)
-        for layer in self.chain.layers:
-            h = layer(h)
-        return masked_mean(h, attention_mask)
-
-    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
-        logits = self.fc(self._features(input_ids, attention_mask))
-        return (logits, []) if return_dreams else logits
+    def classify(self, input_ids, attention_mask) -> tuple[torch.Tensor, list]:
+        return self.fc(self.chain(input_ids, attention_mask)), []
 
 
 class TextFeaturesControl(TextClassifier):
@@ -100,16 +106,15 @@ class TextFeaturesControl(TextClassifier):
         self.norm = nn.LayerNorm(encoder.hidden_size)
         self.proj = nn.Linear(encoder.hidden_size, chain.width)
 
-    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+    def classify(self, input_ids, attention_mask) -> tuple[torch.Tensor, list]:
         trains_encoder = any(p.requires_grad for p in self.encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and trains_encoder):
             states = self.encoder.encode(input_ids=input_ids, attention_mask=attention_mask)
         extra = self.proj(self.norm(masked_mean(states, attention_mask)))
-        logits = self.fc(self._features(input_ids, attention_mask) + extra)
-        return (logits, []) if return_dreams else logits
+        return self.fc(self.chain(input_ids, attention_mask) + extra), []
 
 
-class TextSleepNet(nn.Module):
+class TextSleepNet(Classifier):
     """SleepNet-M for text (eq. 1, Fig 3).
 
     ``encoder_ids`` maps the chain's input ids to the encoder's when the chain reads another
@@ -135,18 +140,12 @@ class TextSleepNet(nn.Module):
         return self.connections[m](h, mask, self.encoder)
 
     def _features(self, input_ids, attention_mask, dreams: list) -> torch.Tensor:
-        h = self.chain.embedding(input_ids)
-        for m, layer in enumerate(self.chain.layers):
-            out = layer(h)
-            if m < len(self.connections):
-                out = out + self._connect(m, h, attention_mask, dreams)
-            h = out
-        return masked_mean(h, attention_mask)
+        connect = partial(self._connect, mask=attention_mask, dreams=dreams)
+        return self.chain(input_ids, attention_mask, connect, len(self.connections))
 
-    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+    def classify(self, input_ids, attention_mask) -> tuple[torch.Tensor, list]:
         dreams: list = []
-        logits = self.fc(self._features(input_ids, attention_mask, dreams))
-        return (logits, [d[0] for d in dreams]) if return_dreams else logits
+        return self.fc(self._features(input_ids, attention_mask, dreams)), []
 
 
 class TextDreamNet(TextSleepNet):
@@ -164,16 +163,15 @@ class TextDreamNet(TextSleepNet):
         dreams.append((dream_ids, dream_embeds))
         return added
 
-    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+    def classify(self, input_ids, attention_mask) -> tuple[torch.Tensor, list]:
         dreams: list = []
         features = self._features(input_ids, attention_mask, dreams)
         mean_dream = torch.stack([d[1] for d in dreams]).mean(dim=0)
         features = features + masked_mean(self.dream_lstm(mean_dream)[0], attention_mask)
-        logits = self.fc(features)
-        return (logits, [d[0] for d in dreams]) if return_dreams else logits
+        return self.fc(features), [d[0] for d in dreams]
 
 
-class TextFinetune(nn.Module):
+class TextFinetune(Classifier):
     """Encoder fine-tuning baseline (RoBERTa/DistilBERT/XLNet rows of Table 4)."""
 
     def __init__(self, encoder: TextEncoder, num_classes: int):
@@ -181,7 +179,6 @@ class TextFinetune(nn.Module):
         self.encoder = encoder
         self.fc = nn.Linear(encoder.hidden_size, num_classes)
 
-    def forward(self, input_ids, attention_mask, return_dreams: bool = False):
+    def classify(self, input_ids, attention_mask) -> tuple[torch.Tensor, list]:
         states = self.encoder.encode(input_ids=input_ids, attention_mask=attention_mask)
-        logits = self.fc(masked_mean(states, attention_mask))
-        return (logits, []) if return_dreams else logits
+        return self.fc(masked_mean(states, attention_mask)), []

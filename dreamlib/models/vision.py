@@ -9,12 +9,16 @@ features before the dense + softmax head.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..blocks import ImageAdapter, VisionDreamConnection, VisionSleepConnection
+from ..blocks import ImageAdapter, VisionDreamConnection, VisionSleepConnection, resize
 from ..encoders import VisionEncoder
+from .base import Classifier
 
 # (block kind, blocks per stage) of each chain; widths are width * (1, 2, 4, 8) * expansion
 RESNET_LAYOUT = {
@@ -81,7 +85,8 @@ class ResNetChain(nn.Module):
     """Stem (conv → norm → ReLU) and the four ResNet stages g_1..g_4.
 
     ``stage_shapes`` gives each stage's output (C, H, W) for the configured image size, which
-    is what the connections must produce to be added to it.
+    is what the connections must produce to be added to it. Calling the chain runs it, with
+    a connection added to each of its first stages when given (:meth:`forward`).
     """
 
     def __init__(self, chain: str, in_channels: int, image_size: int, width: int = 64):
@@ -111,8 +116,21 @@ class ResNetChain(nn.Module):
         self.stage_shapes = shapes
         self.feature_dim = in_ch
 
+    def forward(self, images: torch.Tensor,
+                connect: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+                blocks: int = 0) -> torch.Tensor:
+        """Pooled features (B, feature_dim). The first ``blocks`` stages are sleep/dream blocks:
+        h_m = g_m(h_{m-1}) + connect(m, h_{m-1}) (eqs. 1-2); the chain alone has none."""
+        h = self.stem(images)
+        for m, stage in enumerate(self.stages):
+            out = stage(h)
+            if m < blocks:
+                out = out + connect(m, h)
+            h = out
+        return torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
 
-class ResNetClassifier(nn.Module):
+
+class ResNetClassifier(Classifier):
     """The chain alone (Table 3 ResNet baselines): stem, 4 stages, global pool, dense."""
 
     def __init__(self, chain: ResNetChain, num_classes: int):
@@ -120,15 +138,8 @@ class ResNetClassifier(nn.Module):
         self.chain = chain
         self.fc = nn.Linear(chain.feature_dim, num_classes)
 
-    def _features(self, images: torch.Tensor) -> torch.Tensor:
-        h = self.chain.stem(images)
-        for stage in self.chain.stages:
-            h = stage(h)
-        return torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
-
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
-        logits = self.fc(self._features(images))
-        return (logits, []) if return_dreams else logits
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, list]:
+        return self.fc(self.chain(images)), []
 
 
 class VisionFeaturesControl(ResNetClassifier):
@@ -149,26 +160,25 @@ class VisionFeaturesControl(ResNetClassifier):
         self.norm = nn.LayerNorm(encoder.hidden_size)
         self.proj = nn.Linear(encoder.hidden_size, chain.feature_dim)
 
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, list]:
         encoded = self.encoder.encode(self.adapter(images))
         extra = self.proj(self.norm(encoded.tokens.mean(dim=1)))
-        logits = self.fc(self._features(images) + extra)
-        return (logits, []) if return_dreams else logits
+        return self.fc(self.chain(images) + extra), []
 
 
-class VisionSleepNet(nn.Module):
+class VisionSleepNet(Classifier):
     """SleepNet-M: the first M chain stages become sleep blocks (eq. 1, Fig 2)."""
 
     connection_class = VisionSleepConnection
 
-    def __init__(self, chain: ResNetChain, encoder: VisionEncoder, blocks: int, head: str,
+    def __init__(self, chain: ResNetChain, encoder: VisionEncoder, blocks: int, a_out: str,
                  num_classes: int):
         super().__init__()
         self.chain = chain
         self.encoder = encoder
         in_shapes = [chain.stem_shape, *chain.stage_shapes[:-1]]
         self.connections = nn.ModuleList(
-            self.connection_class(encoder, in_shapes[m][0], chain.stage_shapes[m], head)
+            self.connection_class(encoder, in_shapes[m][0], chain.stage_shapes[m], a_out)
             for m in range(blocks)
         )
         self.fc = nn.Linear(chain.feature_dim, num_classes)
@@ -177,18 +187,11 @@ class VisionSleepNet(nn.Module):
         return self.connections[m](h, self.encoder, m)
 
     def _features(self, images: torch.Tensor, dreams: list) -> torch.Tensor:
-        h = self.chain.stem(images)
-        for m, stage in enumerate(self.chain.stages):
-            out = stage(h)
-            if m < len(self.connections):
-                out = out + self._connect(m, h, dreams)
-            h = out
-        return torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
+        return self.chain(images, partial(self._connect, dreams=dreams), len(self.connections))
 
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, list]:
         dreams: list[torch.Tensor] = []
-        logits = self.fc(self._features(images, dreams))
-        return (logits, dreams) if return_dreams else logits
+        return self.fc(self._features(images, dreams)), dreams
 
 
 class DreamPath(nn.Module):
@@ -212,9 +215,9 @@ class VisionDreamNet(VisionSleepNet):
 
     connection_class = VisionDreamConnection
 
-    def __init__(self, chain: ResNetChain, encoder: VisionEncoder, blocks: int, head: str,
+    def __init__(self, chain: ResNetChain, encoder: VisionEncoder, blocks: int, a_out: str,
                  num_classes: int, width: int):
-        super().__init__(chain, encoder, blocks, head, num_classes)
+        super().__init__(chain, encoder, blocks, a_out, num_classes)
         self.dream_path = DreamPath(width, chain.feature_dim)
 
     def _connect(self, m: int, h: torch.Tensor, dreams: list) -> torch.Tensor:
@@ -222,15 +225,14 @@ class VisionDreamNet(VisionSleepNet):
         dreams.append(dream)
         return added
 
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, list]:
         dreams: list[torch.Tensor] = []
         features = self._features(images, dreams)
         features = features + self.dream_path(torch.stack(dreams).mean(dim=0))
-        logits = self.fc(features)
-        return (logits, dreams) if return_dreams else logits
+        return self.fc(features), dreams
 
 
-class VisionFinetune(nn.Module):
+class VisionFinetune(Classifier):
     """Encoder fine-tuning baseline (ViT/MAE rows of Table 3): resize, encode, pool, dense."""
 
     def __init__(self, encoder: VisionEncoder, in_channels: int, num_classes: int):
@@ -240,11 +242,7 @@ class VisionFinetune(nn.Module):
         self.norm = nn.LayerNorm(encoder.hidden_size)
         self.fc = nn.Linear(encoder.hidden_size, num_classes)
 
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
-        x = self.to_rgb(images)
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, list]:
         size = self.encoder.image_size
-        if x.shape[-1] != size or x.shape[-2] != size:
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-        encoded = self.encoder.encode(x)
-        logits = self.fc(self.norm(encoded.tokens.mean(dim=1)))
-        return (logits, []) if return_dreams else logits
+        encoded = self.encoder.encode(resize(self.to_rgb(images), (size, size)))
+        return self.fc(self.norm(encoded.tokens.mean(dim=1))), []

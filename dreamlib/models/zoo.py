@@ -1,14 +1,14 @@
 """Table 3's other baselines: the published architectures the paper compares against.
 
 ResNet101, EfficientNet-B7 and EfficientNetV2-L come from torchvision, CvT-21 and CvT-W24
-from transformers. They are chain-only baselines (``model="baseline"``, the architecture in
+from transformers. They are chain-only baselines (``method="baseline"``, the architecture in
 ``chain``): no stages to put sleep blocks on, just the network with a head for the task's
 classes. They train from random initialisation like the ResNet chains here; ``pretrained=True``
 loads the published ImageNet weights instead (torchvision's default weights, the hub's
 ``microsoft/cvt-*`` checkpoints), which needs a network or a filled cache.
 
 CoAtNet-2/3 and the augmented transformers (ViT-l-ACN, MAE-l-MAS) stay out: neither library
-ships them. ViT and MAE rows are the encoder fine-tuning baselines (``model="finetune"``).
+ships them. ViT and MAE rows are the encoder fine-tuning baselines (``method="finetune"``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torchvision
+import transformers
 from torch import nn
 
 from ..errors import ConfigError, DreamlibError
+from .base import Classifier
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ CVT_STAGES = {
 }
 
 
-class ReferenceClassifier(nn.Module):
+class ReferenceClassifier(Classifier):
     """A published classifier with this task's head; greyscale input is repeated to the
     three channels the architectures (and their ImageNet weights) expect."""
 
@@ -57,11 +60,10 @@ class ReferenceClassifier(nn.Module):
         self.in_channels = in_channels
         self.hub = hub
 
-    def forward(self, images: torch.Tensor, return_dreams: bool = False):
+    def classify(self, images: torch.Tensor) -> tuple[torch.Tensor, list]:
         if self.in_channels == 1:
             images = images.expand(-1, 3, -1, -1)
-        logits = self.network(pixel_values=images).logits if self.hub else self.network(images)
-        return (logits, []) if return_dreams else logits
+        return (self.network(pixel_values=images).logits if self.hub else self.network(images)), []
 
 
 def build_reference(name: str, in_channels: int, num_classes: int,
@@ -82,8 +84,6 @@ def build_reference(name: str, in_channels: int, num_classes: int,
 
 
 def _torchvision(spec: Reference, num_classes: int, pretrained: bool) -> nn.Module:
-    import torchvision
-
     if not pretrained:
         return torchvision.models.get_model(spec.source, weights=None, num_classes=num_classes)
     try:
@@ -108,8 +108,6 @@ def _replace_head(network: nn.Module, num_classes: int) -> None:
 
 
 def _cvt(name: str, spec: Reference, num_classes: int, pretrained: bool) -> nn.Module:
-    import transformers
-
     if not pretrained:
         config = transformers.CvtConfig(**CVT_STAGES[name], num_labels=num_classes)
         return transformers.CvtForImageClassification(config)
