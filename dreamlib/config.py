@@ -143,6 +143,8 @@ class ModelConfig:
                               "encoder, but charcnn reads bytes; use --chain lstm or wordcnn")
         if self.method in ("sleepnet", "dreamnet"):
             _check_blocks(self.blocks, chain)
+        elif not is_int(self.blocks):  # unused without connections, but part of the run's hash
+            raise ConfigError(f"blocks must be an integer, got {self.blocks!r}")
         check_int("num_classes", self.num_classes, 2, MAX_NUM_CLASSES, "--num-classes")
         if self.task == "vision":
             if is_int(self.image_size) and self.image_size < MIN_IMAGE_SIZE:

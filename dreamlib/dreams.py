@@ -28,25 +28,55 @@ from torch import nn
 from .encoders import load_encoder, load_tokenizer
 from .models import build_model
 from .pretrain_data import encoder_images
-from .runs import CHECKPOINT_FILE, CONFIG_FILE, RunConfig, atomic_write_bytes, damaged, read_json
-from .train import resolve_encoder_source, train_run
+from .errors import ConfigError
+from .runs import (CHECKPOINT_FILE, CONFIG_FILE, RunConfig, atomic_write_bytes, damaged,
+                   load_config)
+from .train import load_weights, resolve_encoder_source, train_run
 from .transforms import collate, load_data, model_inputs
 
 
-def load_trained(folder: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
-    """The trained model of a finished run folder (eval mode) and its config."""
+def run_config(folder: str | os.PathLike) -> RunConfig:
+    """The config of the run in ``folder``, for a reader: a missing folder, a folder that is
+    not a run's, or a damaged config.json is one error naming the path."""
     folder = Path(folder)
-    cfg = RunConfig.from_dict(read_json(folder / CONFIG_FILE)).validate()
+    if not folder.is_dir():
+        raise ConfigError(f"run folder {folder} does not exist (or is not a folder); pass the "
+                          "folder of a finished run, such as results/runs/<hash>")
+    fix = (f"restore it (`git checkout {folder / CONFIG_FILE}` for a committed run), or delete "
+           f"{folder} and train the run again")
+    cfg = load_config(folder, fix)
+    if cfg is None:
+        raise ConfigError(f"{folder} holds no {CONFIG_FILE}, so it is not a run folder; pass "
+                          "the folder of a finished run, such as results/runs/<hash>")
+    return cfg.validate()
+
+
+def load_trained(folder: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
+    """The trained model of a finished run folder (eval mode) and its config. Without a
+    checkpoint the run is retrained in a temporary folder (deterministic: the same model)."""
+    folder = Path(folder)
+    cfg = run_config(folder)
     checkpoint = folder / CHECKPOINT_FILE
+    fix = "delete it (the run is then retrained in a temporary folder: the same model)"
     with tempfile.TemporaryDirectory(prefix="dreamlib-retrain-") as scratch:
         if not checkpoint.exists():
             train_run(cfg, Path(scratch) / folder.name, progress=False)
             checkpoint = Path(scratch) / folder.name / CHECKPOINT_FILE
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            fix = "train the run again"
+        try:
+            weights = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same problem
+            raise damaged(checkpoint, f"not a checkpoint of dreamlib ({exc.__class__.__name__})",
+                          fix) from None
     source = resolve_encoder_source(cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, pretrained=True, encoder_source=source)
-    model.load_state_dict(state["model"], strict=False)
+    try:
+        load_weights(model, weights)
+    except (KeyError, RuntimeError) as exc:  # keys, or a tensor of another shape
+        reason = str(exc).strip("'\"").splitlines()[0][:200]
+        raise damaged(checkpoint, f"its weights do not match the run's model ({reason})",
+                      fix) from None
     return model.eval(), cfg
 
 
@@ -103,7 +133,10 @@ def collect_dreams(folder: str | os.PathLike, count: int = STORED_EXAMPLES) -> d
     Text: ``inputs`` are the test texts and ``dreams[m]`` the decoded dream token sequences.
     """
     folder = Path(folder)
-    cfg = RunConfig.from_dict(read_json(folder / CONFIG_FILE)).validate()
+    cfg = run_config(folder)
+    if cfg.model.method != "dreamnet":
+        raise ConfigError(f"{folder} holds a {cfg.model.label()} run; only DreamNet runs dream "
+                          "(pass the folder of a run with method dreamnet)")
     tensors = _stored_dreams(folder, count) or compute_dreams(folder, count)
     inputs = tensors["inputs"]
     dreams = [tensors[f"dream_{m}"] for m in range(1, len(tensors))]
@@ -122,7 +155,8 @@ def mae_reconstructions(folder: str | os.PathLike, dataset: str, data_dir=None, 
     ``masked=True``, (images, masked inputs, reconstructions), the masked patches of the input
     shown as 0 (mid grey). All C×H×W in [-1, 1], at the MAE's image size."""
     encoder = load_encoder(str(folder), autoencoder=True).eval()
-    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size)
+    images = encoder_images(dataset, "test", data_dir, count, encoder.image_size,
+                            every_class=False)  # a few images to look at
     with torch.no_grad():
         recon = encoder.reconstruct(images).image
     if not masked:

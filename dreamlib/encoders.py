@@ -38,6 +38,7 @@ from transformers.activations import gelu
 
 from .data import offline as is_offline
 from .data import reachable
+from .encoder_folders import CONFIG_FILE, TOKENIZER, WEIGHTS, check_folder_weights, reading_folder
 from .errors import ConfigError, DreamlibError
 from .shipped import MINILM_HEAD, minilm_path, shipped_head_file
 
@@ -118,7 +119,8 @@ def encoder_config(name: str) -> transformers.PretrainedConfig:
         model_type, kwargs = table[name]
         return transformers.AutoConfig.for_model(model_type, **kwargs)
     if name in PACKAGED_ENCODERS or is_local_folder(name):
-        return transformers.AutoConfig.from_pretrained(_source(name), trust_remote_code=False)
+        with reading_folder(_source(name), CONFIG_FILE, name):
+            return transformers.AutoConfig.from_pretrained(_source(name), trust_remote_code=False)
     if os.path.exists(name):
         raise ConfigError(f"encoder folder {name!r} has no config.json; save it with save_pretrained")
     raise ConfigError(
@@ -187,32 +189,21 @@ def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
         extra = {"add_pooling_layer": False}  # the pooler is never used: keep no dead parameters
     else:
         extra = {}
-    if not pretrained or name in EMBEDDED_ENCODERS:
-        if cls is transformers.AutoModel or cls is transformers.AutoModelForMaskedLM:
-            return cls.from_config(config, **extra)
-        return restore_mae_positions(cls(config, **extra))
     source = _source(name)
-    local = os.path.isdir(source)
-    weight_suffixes = (".safetensors", ".bin", ".h5", ".msgpack", ".index.json")
-    if local and not any(f.endswith(weight_suffixes) for f in os.listdir(source)):
-        raise ConfigError(
-            f"could not load encoder {source}: the folder has a config.json but no weights "
-            "(model.safetensors or pytorch_model.bin); save the model there with "
-            "save_pretrained, or pass the folder that holds its weights as --encoder"
-        )
-    offline = not local and is_offline()
+    if not pretrained or name in EMBEDDED_ENCODERS:
+        with reading_folder(source, CONFIG_FILE, name):
+            return _construct(cls, config, extra)
+    if os.path.isdir(source):
+        return _from_folder(cls, source, name, config, extra)
+    offline = is_offline()
     # without network the hub client retries for ~30 s before failing: check in 3 s, then
     # read only the local cache
-    no_network = not local and not offline and not reachable("https://huggingface.co")
+    no_network = not offline and not reachable("https://huggingface.co")
     hub = {"local_files_only": True} if no_network else {}
     try:
         return cls.from_pretrained(source, trust_remote_code=False, **extra, **hub)
     except OSError as exc:
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        if local:
-            problem = (f"could not load encoder {source} ({exc.__class__.__name__}: "
-                       f"{reason}); save it again with save_pretrained")
-        elif no_network:
+        if no_network:
             problem = (f"no network: huggingface.co is unreachable and encoder {name!r} is not "
                        "in the local Hugging Face cache; pass a local folder as --encoder "
                        "(saved with save_pretrained on a machine with network)")
@@ -225,6 +216,25 @@ def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
                        f"({exc.__class__.__name__}); check the name, or download it once and "
                        "pass its local folder as --encoder")
         raise DreamlibError(problem) from exc
+
+
+def _construct(cls, config: transformers.PretrainedConfig, extra: dict) -> nn.Module:
+    """``cls`` built from ``config``, randomly initialised (no weights read)."""
+    if cls is transformers.AutoModel or cls is transformers.AutoModelForMaskedLM:
+        return cls.from_config(config, **extra)
+    return restore_mae_positions(cls(config, **extra))
+
+
+def _from_folder(cls, source: str, name: str, architecture: transformers.PretrainedConfig,
+                 extra: dict, **kwargs) -> nn.Module:
+    """``cls.from_pretrained`` of local folder ``source``, its weights first checked against
+    the model of ``architecture`` built on the meta device (:func:`check_folder_weights`); any
+    failure is one ConfigError naming the file (:func:`reading_folder`)."""
+    with torch.device("meta"), reading_folder(source, CONFIG_FILE, name):
+        probe = _construct(cls, architecture, extra)
+    check_folder_weights(source, probe, name)
+    with reading_folder(source, WEIGHTS, name):
+        return cls.from_pretrained(source, trust_remote_code=False, **extra, **kwargs)
 
 
 def restore_mae_positions(model: nn.Module) -> nn.Module:
@@ -254,12 +264,11 @@ def restore_mae_positions(model: nn.Module) -> nn.Module:
 
 def load_tokenizer(name: str):
     """The tokenizer of a text encoder family (offline default: the packaged MiniLM WordPiece)."""
-    if name in ("mlm-small", "minilm"):
-        source = minilm_path()
-    else:
-        source = name
+    packaged = name in ("mlm-small", "minilm")
+    source = minilm_path() if packaged else name
     try:
-        return transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        with reading_folder(source, TOKENIZER, "minilm" if packaged else name):
+            return transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except OSError as exc:
         raise DreamlibError(
             f"could not load the tokenizer of {name!r}; pass a local folder that holds it"
@@ -501,14 +510,14 @@ def minilm_masked_lm(pretrained: bool = True, head: str | os.PathLike = "shipped
     ``dreamlib/weights``, verified by SHA-256 first), ``"new"`` (freshly initialised: what
     :mod:`dreamlib.pretrain` trains), or the path of a safetensors file of the head's tensors.
     """
-    config = transformers.AutoConfig.from_pretrained(_source("minilm"), trust_remote_code=False)
+    config = encoder_config("minilm")
     config.architectures = ["BertForMaskedLM"]
     if not pretrained:
         return transformers.BertForMaskedLM(config)
     if head == "shipped":  # verified before the 90 MB encoder is read
         head = shipped_head_file()
-    model = transformers.BertForMaskedLM.from_pretrained(_source("minilm"), config=config,
-                                                         trust_remote_code=False)
+    model = _from_folder(transformers.BertForMaskedLM, _source("minilm"), "minilm", config, {},
+                         config=config)
     if head != "new":
         _load_minilm_head(model, Path(head))
     return model

@@ -89,7 +89,6 @@ from .shipped import (
     MANIFEST_FILE,
     MINILM_HEAD,
     WEIGHTS_FILE,
-    WeightsError,
     cached_sha256,
     file_sha256,
     minilm_path,
@@ -438,6 +437,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
     os.rmdir(tempfile.mkdtemp(prefix=f".{cfg.encoder}.", dir=out))
     for folder in made:
         folder.rmdir()
+    check_replaceable(out, cfg.encoder)  # before the work: nothing of a user's is replaced
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -495,9 +495,38 @@ def _write_files(model, name: str, folder: Path) -> None:
         model.save_pretrained(str(folder))
 
 
+def check_replaceable(root: Path, name: str) -> dict:
+    """The manifest ``root`` holds (a new one when it holds none), after checking that
+    writing ``root/name`` replaces only what pre-training wrote there: an existing
+    ``MANIFEST.json`` must read, and an existing ``root/name`` must be the folder it records,
+    holding no other file. Else one error naming the path, before anything is trained or
+    changed."""
+    folder = root / name
+    if (root / MANIFEST_FILE).exists():
+        manifest = read_manifest(root)
+    elif folder.exists():
+        raise ConfigError(f"{folder} already exists and {root / MANIFEST_FILE} does not record "
+                          f"it: it is not a folder of pre-trained weights that dreamlib wrote, so "
+                          f"nothing was changed; pass --out a new or empty folder")
+    else:
+        return {"format": MANIFEST_FORMAT, "encoders": {}}
+    if folder.exists() or folder.is_symlink():
+        recorded = manifest["encoders"].get(name, {}).get("files", {})
+        found = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else [folder.name]
+        foreign = [f for f in found if f not in recorded] if folder.is_dir() else found
+        if not recorded or foreign:
+            raise ConfigError(
+                f"{folder} holds files that {root / MANIFEST_FILE} does not record for {name} "
+                f"({', '.join(foreign[:5]) or 'no entry'}); nothing was changed. Pass --out a "
+                "new or empty folder, or move those files away")
+    return manifest
+
+
 def _publish(model, name: str, root: Path, entry: dict) -> Path:
     """Write the files into a temp folder beside ``root/name``, swap it in, then record their
-    hashes in the manifest (atomically)."""
+    hashes in the manifest (atomically). The manifest is read (and checked) first, so nothing
+    is swapped when it cannot be updated."""
+    manifest = check_replaceable(root, name)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     old = None
@@ -518,12 +547,6 @@ def _publish(model, name: str, root: Path, entry: dict) -> Path:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     path = root / MANIFEST_FILE
-    try:
-        manifest = read_manifest(root)
-    except WeightsError:
-        if path.exists():
-            raise
-        manifest = {"format": MANIFEST_FORMAT, "encoders": {}}
     manifest["format"] = MANIFEST_FORMAT
     manifest["encoders"][name] = entry
     manifest["note"] = ("Pre-trained weights shipped with dreamlib; `python -m dreamlib pretrain "

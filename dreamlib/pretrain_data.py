@@ -47,16 +47,18 @@ def index_digest(indices: torch.Tensor) -> str:
 
 
 def encoder_images(dataset: str, split: str, data_dir, max_items: int | None, image_size: int,
-                   seed: int = 0) -> torch.Tensor:
+                   seed: int = 0, every_class: bool = True) -> torch.Tensor:
     """Images of a split as the MAE sees them: image_size, 3 channels, float in [-1, 1], through
     the same pipeline as training (:mod:`dreamlib.transforms`), without augmentation."""
-    return normalize_batch(prepared_images(dataset, split, data_dir, max_items, image_size, seed))
+    return normalize_batch(prepared_images(dataset, split, data_dir, max_items, image_size, seed,
+                                           every_class))
 
 
 def prepared_images(dataset: str, split: str, data_dir, max_items, image_size: int,
-                    seed: int = 0) -> torch.Tensor:
+                    seed: int = 0, every_class: bool = True) -> torch.Tensor:
     """uint8 N×3×S×S (normalised per batch later: a float copy of 60k images is 740 MB)."""
-    images = load_split(dataset, split, data_dir, max_items, seed=seed).dataset
+    images = load_split(dataset, split, data_dir, max_items, seed=seed,
+                        every_class=every_class).dataset
     return torch.stack([prepare_image(images[i][0], image_size, 3) for i in range(len(images))])
 
 

@@ -20,7 +20,7 @@ from . import __version__
 
 # Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
 RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data/__init__.py", "data/readers.py",
-                  "data/registry.py", "data/sources.py", "data/splits.py", "encoders.py",
+                  "data/registry.py", "data/sources.py", "data/splits.py", "encoder_folders.py", "encoders.py",
                   "models/__init__.py", "models/base.py", "models/text.py", "models/vision.py",
                   "models/zoo.py", "pretrain.py", "pretrain_data.py", "profiles.py", "runs.py",
                   "shipped.py", "train.py", "transforms.py")

@@ -40,7 +40,7 @@ from .experiments import notebook_entries
 from .locks import HOST, pid_alive
 from .narrative import record_timing
 from .runs import METRICS_FILE, atomic_write_text, run_folder
-from .runtime import NOTEBOOK_DIR, REPO, Context, context
+from .runtime import NOTEBOOK_DIR, REPO, Context, context, default_output_dir
 from .schedule import unique_runs
 
 
@@ -281,12 +281,39 @@ def export_html(executed: Path, html: Path) -> list[Path]:
     return pages
 
 
+OUTPUT_MARKER = ".dreamlib-output"  # in an --output-dir: the batch writes here (its own files)
+
+
+def claim_output_dir(ctx: Context) -> None:
+    """Make sure the batch overwrites only files it wrote: its output folder must be new,
+    empty, the repository or the profile's default folder, or marked by an earlier batch
+    (:data:`OUTPUT_MARKER`). A folder holding anything else (say a user's own
+    ``results/html/index.html``) is refused before anything in it changes, as ``train --out``
+    refuses a folder that is not a run's."""
+    out = ctx.out
+    ours = out in (REPO, default_output_dir(ctx.profile)) or (out / OUTPUT_MARKER).is_file()
+    if not ours and out.is_dir():
+        foreign = sorted(entry.name for entry in out.iterdir() if entry != ctx.runs)
+        if foreign:
+            more = len(foreign) - 5
+            shown = ", ".join(foreign[:5]) + (f" and {more} more" if more > 0 else "")
+            raise ConfigError(
+                f"--output-dir {out} already holds files that dreamlib did not write ({shown}) "
+                f"and no {OUTPUT_MARKER}; nothing was changed. Pass a new or empty folder "
+                f"(e.g. {out / 'dreamlib'}), or create {out / OUTPUT_MARKER} if it is the "
+                "output of an earlier dreamlib batch")
+    if not ours:
+        atomic_write_text(out / OUTPUT_MARKER, "This folder holds the outputs of `python -m "
+                          "dreamlib reproduce`; the batch rewrites its own files here.\n")
+
+
 def reproduce(profile: str, only: str | None = None, output_dir: str | None = None,
               runs_dir: str | None = None, data_dir: str | None = None, log=print,
               progress: bool = True) -> int:
     """Execute the notebooks; returns the number that failed."""
     ctx = context(profile, output_dir, runs_dir, data_dir)
     selected = notebooks(only)
+    claim_output_dir(ctx)
     executed = ctx.out / "results" / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     # paths relative to the notebooks' folder (papermill's cwd): no machine path in the copies

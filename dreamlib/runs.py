@@ -283,15 +283,16 @@ def config_fix(folder: Path) -> str:
             "run over, or pick another --out")
 
 
-def load_config(folder: str | os.PathLike) -> RunConfig | None:
+def load_config(folder: str | os.PathLike, fix: str | None = None) -> RunConfig | None:
     """The run config stored in ``folder`` (None when it has no config.json yet).
 
     Anything else than the JSON object of a run config (``null``, a list, missing or unknown
     keys, wrong types) is damage, never "absent": an absent config lets the folder be claimed
-    again and its checkpoint resumed under another run.
+    again and its checkpoint resumed under another run. ``fix`` is what the error advises
+    (default: the trainer's, start the run over).
     """
     folder = Path(folder)
-    path, fix = folder / CONFIG_FILE, config_fix(folder)
+    path, fix = folder / CONFIG_FILE, fix or config_fix(folder)
     data = read_json(path, fix)
     if data is None and not path.exists():
         return None
@@ -347,11 +348,13 @@ def check_metrics(metrics: dict, path: str | os.PathLike, require: tuple[str, ..
 
 
 def read_log_rows(folder: str | os.PathLike, epochs: int) -> list[dict]:
-    """The first ``epochs`` rows of the run's log.csv, the epochs its checkpoint holds.
+    """The first ``epochs`` rows of the run's log.csv, the epochs its checkpoint holds, each
+    checked: epochs numbered 1, 2, ...; finite numbers; a test accuracy in 0..1 or empty (an
+    epoch without evaluation).
 
-    A log that is not UTF-8 CSV with an ``epoch`` column, or holds fewer rows than
-    ``epochs``, is damage (a kill between writing the log and the checkpoint leaves one row
-    more, which is dropped).
+    A log that is not UTF-8 CSV with an ``epoch`` column, holds fewer rows than ``epochs``, or
+    holds a value that is not what the trainer writes, is damage naming the row and the value
+    (a kill between writing the log and the checkpoint leaves one row more, which is dropped).
     """
     folder = Path(folder)
     path = folder / LOG_FILE
@@ -370,7 +373,35 @@ def read_log_rows(folder: str | os.PathLike, epochs: int) -> list[dict]:
         raise damaged(path, "it has no 'epoch' column", fix)
     if len(rows) < epochs:
         raise damaged(path, f"{len(rows)} rows for the {epochs} epochs of the checkpoint", fix)
+    for number, row in enumerate(rows[:epochs], start=1):
+        problem = _log_row_problem(row, number)
+        if problem:
+            raise damaged(path, f"row {number} (epoch {number}): {problem}", fix)
     return rows[:epochs]
+
+
+def _log_row_problem(row: dict, epoch: int) -> str:
+    """What is wrong with one row of log.csv ('' when nothing is)."""
+    if row.get("epoch") != str(epoch):
+        return f"epoch is {row.get('epoch')!r}, not {epoch}"
+    for key in ("train_loss", "train_seconds", "eval_seconds", "lr"):
+        value = _finite(row.get(key))
+        if value is None:
+            return f"{key} is {row.get(key)!r}, not a finite number"
+    accuracy = row.get("test_accuracy")
+    if accuracy not in ("", None):
+        value = _finite(accuracy)
+        if value is None or not 0 <= value <= 1:
+            return f"test_accuracy is {accuracy!r}, not a number in 0..1"
+    return ""
+
+
+def _finite(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def check_claimable(folder: str | os.PathLike) -> Path:

@@ -41,7 +41,7 @@ from .models import build_model, encoder_parameters
 from .provenance import device_name, versions
 from .runs import (CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunConfig,
                    atomic_torch_save, atomic_write_json, atomic_write_text, check_claimable,
-                   claim_folder, load_metrics, read_log_rows, release_unstarted,
+                   claim_folder, damaged, load_metrics, read_log_rows, release_unstarted,
                    remove_temp_files)
 from .shipped import shipped_folder
 from .transforms import collate, load_data, mixup, model_inputs
@@ -164,13 +164,21 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int) -> None
                        "scheduler": scheduler.state_dict(), "epoch": epoch}, path)
 
 
+def load_weights(model: nn.Module, weights: dict) -> None:
+    """Load a checkpoint's weights into ``model``: every key but the frozen encoder's (which
+    is reloaded from its source) must be there, and nothing else (a KeyError naming the
+    first differences): a partial load would give another model than the run trained."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = sorted(set(missing) - _frozen_keys(model))
+    if missing or unexpected:
+        raise KeyError(f"missing {missing[:3]}, unexpected {sorted(unexpected)[:3]}")
+
+
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> int:
     """Restore a checkpoint; returns the number of finished epochs."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        missing, unexpected = model.load_state_dict(state["model"], strict=False)
-        if unexpected or set(missing) - _frozen_keys(model):
-            raise KeyError(f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+        load_weights(model, state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         return int(state["epoch"])
@@ -451,7 +459,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
                             scheduler, epoch + 1)
         accelerator.wait_for_everyone()
 
-    metrics = _metrics(cfg, rows, counts, flops, accelerator)
+    metrics = _metrics(cfg, rows, counts, flops, accelerator, folder)
     if accelerator.is_main_process:
         atomic_write_json(folder / METRICS_FILE, metrics)
     accelerator.wait_for_everyone()
@@ -472,8 +480,16 @@ def _progress(batches, desc: str, enabled: bool):
     return tqdm(batches, desc=desc, leave=False, file=sys.stderr)
 
 
-def _metrics(cfg: RunConfig, rows: list[dict], counts: dict, flops: int, accelerator) -> dict:
+def _metrics(cfg: RunConfig, rows: list[dict], counts: dict, flops: int, accelerator,
+             folder: Path) -> dict:
+    """The metrics of a finished run, from its log rows (read back from log.csv after a
+    resume, so checked there): never a non-finite number, never an epoch without its test
+    accuracy."""
     last = rows[-1]
+    if last["test_accuracy"] in ("", None):
+        raise damaged(folder / LOG_FILE, f"its last row (epoch {last['epoch']}) has no "
+                      "test_accuracy, which the last epoch always records",
+                      f"delete it and {folder / CHECKPOINT_FILE} to restart the run from epoch 0")
     seconds = [float(r["train_seconds"]) for r in rows]
     return {
         "accuracy": float(last["test_accuracy"]),

@@ -30,7 +30,8 @@ import torch
 
 from .config import ModelConfig, check_int
 from .data import dataset_names, get_info, locate
-from .encoders import HUB_ARCHITECTURES, encoder_config, load_tokenizer
+from .encoder_folders import check_folder_weights
+from .encoders import HUB_ARCHITECTURES, encoder_config, is_local_folder, load_tokenizer
 from .errors import ConfigError, DreamlibError, choice_error
 from .models import build_model
 from .runs import RunConfig
@@ -52,8 +53,11 @@ def check_model(model: ModelConfig, training: bool) -> ModelConfig:
     return model
 
 
-def _check_size(model: ModelConfig, training: bool) -> None:
-    """Refuse a model whose parameters alone exceed this machine's memory."""
+def _check_size(model: ModelConfig, training: bool, weights: bool = False) -> None:
+    """Refuse a model whose parameters alone exceed this machine's memory; with ``weights``
+    (a run that loads them), also an encoder folder whose weights do not fit its config.json
+    (:func:`~dreamlib.encoder_folders.check_folder_weights`: the safetensors header only). A damaged
+    encoder folder (config.json) is a DreamlibError from the build, raised here."""
     try:
         with torch.device("meta"):
             net = build_model(model, pretrained=False)
@@ -61,6 +65,9 @@ def _check_size(model: ModelConfig, training: bool) -> None:
         raise
     except Exception:  # noqa: BLE001 - a layer without meta support: the real build decides
         return
+    encoder = getattr(net, "encoder", None)
+    if weights and encoder is not None and is_local_folder(str(model.encoder)):
+        check_folder_weights(model.encoder, encoder.backbone, model.encoder)
     params = list(net.parameters())
     total = sum(p.numel() for p in params) + sum(b.numel() for b in net.buffers())
     trainable = sum(p.numel() for p in params if p.requires_grad)
@@ -111,7 +118,7 @@ def check_run(cfg: RunConfig) -> RunConfig:
     the module docstring)."""
     cfg = cfg.validate()
     model = cfg.model
-    _check_size(model, training=True)
+    _check_size(model, training=True, weights=cfg.pretrained)
     info = get_info(cfg.dataset)
     if info.task != model.task:
         raise choice_error(f"{model.task} dataset", cfg.dataset, dataset_names(model.task))

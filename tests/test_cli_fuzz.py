@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from dreamlib.validate import MAX_BENCH_BATCH, MAX_BENCH_STEPS
 
 EXAMPLES = 25  # per flag; each test stays within a few seconds
 
-TINY = ["--profile", "smoke", "--epochs", "1", "--max-train", "16", "--max-test", "8",
+TINY = ["--profile", "smoke", "--epochs", "1", "--max-train", "16", "--max-test", "10",
         "--batch-size", "16", "--width", "4", "--quiet"]
 BASELINE = ["train", *TINY, "--model", "baseline"]
 SLEEPNET = ["train", *TINY, "--model", "sleepnet", "--blocks", "1", "--untrained"]
@@ -216,3 +217,144 @@ def test_every_numeric_flag_of_every_command_is_driven():
     numeric = {f"{name} {option}" for name, sub in commands.items() for action in sub._actions
                if action.type in (int, float) for option in action.option_strings}
     assert numeric - set(FLAGS) == set(), sorted(numeric - set(FLAGS))
+
+
+# --------------------------------------------------------------------------- damaged files
+#
+# The same contract for files a user (or a kill, a disk, a bad merge) damaged: a finished run
+# folder's files, reused by `train --out` with the same flags, and an encoder folder passed as
+# `--encoder` to `count` and `train`. Hypothesis draws the file and the damage (truncated,
+# empty, a JSON value of the wrong type, a non-finite number, a flipped byte).
+
+RUN_FILES = ("config.json", "metrics.json", "log.csv", "checkpoint.pt")
+ENCODER_FILES = ("config.json", "model.safetensors")
+NON_FINITE = ["NaN", "Infinity", "-Infinity", '"nan"', '"inf"', "1e999"]
+
+
+@st.composite
+def damages(draw, files):
+    name = draw(st.sampled_from(files))
+    kind = draw(st.sampled_from(["truncated", "empty", "wrong type", "non-finite", "flipped"]))
+    return name, kind, draw(st.floats(0.0, 1.0)), draw(st.sampled_from(NON_FINITE)), \
+        draw(st.sampled_from(["null", "[]", '"text"', "7", "true"]))
+
+
+def damage(path: Path, kind: str, where: float, bad_number: str, wrong: str) -> None:
+    data = path.read_bytes()
+    at = min(int(where * len(data)), max(len(data) - 1, 0))
+    if kind == "truncated":
+        path.write_bytes(data[:at])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "wrong type":
+        path.write_text(wrong)
+    elif kind == "flipped":
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:] if data else b"\xff")
+    elif path.suffix == ".json":  # non-finite: a number of the file becomes one
+        text = path.read_text()
+        numbers = list(re.finditer(r"(?<![\w.\"])-?\d+\.?\d*(?:e-?\d+)?", text))
+        if numbers:
+            m = numbers[int(where * (len(numbers) - 1))]
+            text = text[:m.start()] + bad_number + text[m.end():]
+        path.write_text(text)
+    elif path.suffix == ".csv":
+        lines = path.read_text().splitlines()
+        row = 1 + int(where * (len(lines) - 2))
+        cells = lines[row].split(",")
+        cells[int(where * (len(cells) - 1))] = bad_number.strip('"').lower()
+        lines[row] = ",".join(cells)
+        path.write_text("\n".join(lines) + "\n")
+    else:  # a binary file has no numbers to make non-finite: flip a byte instead
+        damage(path, "flipped", where, bad_number, wrong)
+
+
+def check_damaged(tree: Path, argv: list[str], out: Path | None) -> None:
+    """The contract above, with ``out`` the only folder the command may change."""
+    before = snapshot(tree)
+    rc, _, stderr = run(argv)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr, stderr
+    if rc != 0:
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, stderr)
+    elif argv[0] == "train":
+        metrics = json.loads((out / METRICS_FILE).read_text())
+        assert math.isfinite(metrics["accuracy"]) and 0 <= metrics["accuracy"] <= 1
+    after = snapshot(tree)
+    inside = str(out.relative_to(tree)) if out is not None else None
+    changed = sorted(k for k in set(before) | set(after)
+                     if after.get(k) != before.get(k) and not allowed_new(k, inside))
+    assert changed == [], (argv, changed)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, one_thread):
+    folder = tmp_path_factory.mktemp("finished") / "run"
+    rc, _, stderr = run([*BASELINE, "--out", str(folder)])
+    assert rc == 0, stderr
+    return folder
+
+
+def test_a_damaged_run_folder_is_an_error_line_or_a_finished_run(finished_run, monkeypatch):
+    import shutil
+
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.chdir(tree)
+        counter = iter(range(10**6))
+
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        @given(how=damages(RUN_FILES))
+        def one_damage(how):
+            name, kind, where, bad_number, wrong = how
+            run_dir = tree / f"run-{next(counter)}"
+            shutil.copytree(finished_run, run_dir)
+            damage(run_dir / name, kind, where, bad_number, wrong)
+            check_damaged(tree, [*BASELINE, "--out", str(run_dir)], run_dir)
+
+        one_damage()
+
+
+@pytest.fixture(scope="module")
+def encoder_folder(tmp_path_factory):
+    import transformers
+
+    folder = tmp_path_factory.mktemp("encoder") / "mae"
+    config = transformers.ViTMAEConfig(
+        image_size=16, patch_size=4, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, decoder_hidden_size=16, decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=2, decoder_intermediate_size=32)
+    transformers.ViTMAEForPreTraining(config).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("command", ["count", "train"])
+def test_a_damaged_encoder_folder_is_an_error_line_or_a_result(encoder_folder, command,
+                                                               monkeypatch, one_thread):
+    import shutil
+
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.chdir(tree)
+        counter = iter(range(10**6))
+
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        @given(how=damages(ENCODER_FILES))
+        def one_damage(how):
+            name, kind, where, bad_number, wrong = how
+            n = next(counter)
+            encoder = tree / f"encoder-{n}"
+            shutil.copytree(encoder_folder, encoder)
+            damage(encoder / name, kind, where, bad_number, wrong)
+            flags = ["--model", "dreamnet", "--blocks", "1", "--encoder", str(encoder),
+                     "--image-size", "16"]
+            if command == "count":
+                check_damaged(tree, ["count", "--width", "4", *flags], None)
+            else:
+                out = tree / f"run-{n}"
+                check_damaged(tree, ["train", *TINY, *flags, "--out", str(out)], out)
+
+        one_damage()

@@ -330,9 +330,19 @@ def test_fashion_mnist_from_debian_package():
 
 
 def assert_clear(error: pytest.ExceptionInfo, path, name: str) -> None:
+    """A wrong layout (a file or folder missing): the path, the expected layout, --data-dir."""
     message = str(error.value)
     assert str(path) in message and get_info(name).layout in message
     assert "--data-dir" in message and "\n" not in message
+
+
+def assert_damaged(error: pytest.ExceptionInfo, path, fix: str) -> None:
+    """A damaged file (the layout is right): the file itself, then its own fix, and not the
+    generic layout advice."""
+    message = str(error.value)
+    assert f"{path}: " in message and f"Fix: {fix}" in message, message
+    assert "Expected layout" not in message and "holds that layout" not in message
+    assert "\n" not in message
 
 
 def test_missing_data_dir(tmp_path):
@@ -350,18 +360,20 @@ def test_empty_data_dir(tmp_path, name):
     assert_clear(error, tmp_path / "empty", name)
 
 
-def test_wrong_layout_csv_with_header(tmp_path):
+def test_csv_with_header(tmp_path):
     path = tmp_path / "ag_news_csv" / "test.csv"
     write_csv(path, [["class", "title", "description"], ["1", "a", "b"]])
-    with pytest.raises(DataError, match="row 1") as error:
+    with pytest.raises(DataError, match="row 1 is a header") as error:
         load_split("ag_news", "test", data_dir=tmp_path)
-    assert_clear(error, path, "ag_news")
+    assert_damaged(error, path, "delete row 1")
 
 
-def test_wrong_layout_class_out_of_range(tmp_path):
-    write_csv(tmp_path / "ag_news_csv" / "train.csv", [["1", "a", "b"], ["5", "c", "d"]])
-    with pytest.raises(DataError, match="row 2"):
+def test_csv_class_out_of_range(tmp_path):
+    path = tmp_path / "ag_news_csv" / "train.csv"
+    write_csv(path, [["1", "a", "b"], ["5", "c", "d"]])
+    with pytest.raises(DataError, match="row 2: expected 'class \\(1–4\\)") as error:
         load_split("ag_news", "train", data_dir=tmp_path)
+    assert_damaged(error, path, "correct or delete row 2")
 
 
 def test_wrong_layout_images_in_flat_folder(tmp_path):
@@ -376,7 +388,7 @@ def test_corrupt_pickle(tmp_path):
     (folder / "train").write_bytes(b"\x80\x04 not a pickle at all")
     with pytest.raises(DataError, match="not a readable pickle") as error:
         load_split("cifar100", "train", data_dir=tmp_path)
-    assert_clear(error, folder / "train", "cifar100")
+    assert_damaged(error, folder / "train", f"replace {folder / 'train'} with an intact copy")
 
 
 def test_pickle_without_expected_keys(tmp_path):
@@ -384,7 +396,7 @@ def test_pickle_without_expected_keys(tmp_path):
     (folder / "test").write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}))
     with pytest.raises(DataError, match="fine_labels") as error:
         load_split("cifar100", "test", data_dir=tmp_path)
-    assert_clear(error, folder / "test", "cifar100")
+    assert_damaged(error, folder / "test", f"replace {folder / 'test'} with an intact copy")
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -394,7 +406,8 @@ def test_truncated_idx(tmp_path, gz):
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(DataError, match="truncated or corrupt") as error:
         load_split("fashion-mnist", "train", data_dir=tmp_path)
-    assert_clear(error, path, "fashion-mnist")
+    assert_damaged(error, path, f"replace {path} with an intact copy")
+    assert "apt-get install dataset-fashion-mnist" in str(error.value)
 
 
 def test_idx_with_bad_magic(tmp_path):
@@ -403,15 +416,15 @@ def test_idx_with_bad_magic(tmp_path):
     path.write_bytes(b"\x00\x00\x0d\x01" + path.read_bytes()[4:])  # float32 code, not ubyte
     with pytest.raises(DataError, match="not an idx file") as error:
         load_split("fashion-mnist", "test", data_dir=tmp_path)
-    assert_clear(error, path, "fashion-mnist")
+    assert_damaged(error, path, f"replace {path} with an intact copy")
 
 
 def test_tiny_imagenet_annotation_with_unknown_wnid(tmp_path):
     folder = write_tiny_imagenet(tmp_path)
     (folder / "val" / "val_annotations.txt").write_text("val_0.JPEG\tn99\t0\t0\t1\t1\n")
-    with pytest.raises(DataError, match="line 1") as error:
+    with pytest.raises(DataError, match="line 1: expected 'filename<TAB>wnid'") as error:
         load_split("tiny-imagenet", "test", data_dir=tmp_path)
-    assert_clear(error, folder / "val" / "val_annotations.txt", "tiny-imagenet")
+    assert_damaged(error, folder / "val" / "val_annotations.txt", "correct or delete line 1")
 
 
 def test_undecodable_image_fails_on_access_naming_the_file(tmp_path):

@@ -24,7 +24,7 @@ from dreamlib import pretrain_data
 from dreamlib import shipped as sh
 from dreamlib.cli import main
 from dreamlib.dreams import mae_reconstructions
-from dreamlib.errors import ConfigError
+from dreamlib.errors import ConfigError, DreamlibError
 from dreamlib.pretrain import PretrainConfig, pretrain
 from dreamlib.pretrain_data import split_heldout
 from dreamlib.shipped import MANIFEST_FILE
@@ -275,7 +275,6 @@ def test_regenerating_one_encoder_keeps_the_others_entries(mae_run, tmp_path):
     manifest = json.loads((copy / MANIFEST_FILE).read_text())
     manifest["encoders"]["other"] = {"files": {}, "note": "kept"}
     (copy / MANIFEST_FILE).write_text(json.dumps(manifest))
-    (copy / "mae-small" / "stray.txt").write_text("an old file")
     pretrain(dataclasses.replace(MAE, epochs=1), copy, log=quiet)
     after = json.loads((copy / MANIFEST_FILE).read_text())
     assert after["encoders"]["other"] == {"files": {}, "note": "kept"}
@@ -283,6 +282,37 @@ def test_regenerating_one_encoder_keeps_the_others_entries(mae_run, tmp_path):
     assert sorted(p.name for p in (copy / "mae-small").iterdir()) == ["config.json",
                                                                     "model.safetensors"]
     assert sorted(p.name for p in copy.iterdir()) == [MANIFEST_FILE, "mae-small"]  # no temp left
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("damage", ["stray file", "user folder, no manifest", "damaged manifest"])
+def test_pretrain_out_never_replaces_files_it_did_not_write(mae_run, tmp_path, monkeypatch,
+                                                            damage):
+    """A --out whose encoder folder holds a user's files is refused before any training, and
+    nothing in it changes (it used to be replaced, then the manifest failed)."""
+    import shutil
+
+    out, _, _ = mae_run
+    copy = tmp_path / "w"
+    if damage == "user folder, no manifest":
+        (copy / "mae-small").mkdir(parents=True)
+        (copy / "mae-small" / "notes.txt").write_text("mine")
+    else:
+        shutil.copytree(out, copy)
+        if damage == "stray file":
+            (copy / "mae-small" / "notes.txt").write_text("mine")
+        else:
+            (copy / MANIFEST_FILE).write_text('{"encoders": ')
+    before = _tree(copy)
+    monkeypatch.setattr(pt, "_fit", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(DreamlibError) as info:
+        pretrain(dataclasses.replace(MAE, epochs=1), copy, log=quiet)
+    message = str(info.value)
+    assert str(copy) in message and "git checkout" not in message
+    assert _tree(copy) == before
 
 
 @pytest.mark.parametrize("change, culprit", [

@@ -88,9 +88,9 @@ def test_test_split_is_seed_zero_whatever_the_seed(tmp_path, monkeypatch):
         return load_split(name, split, data_dir, max_items, seed=seed)
 
     monkeypatch.setattr(references, "load_split", spy)
-    tfidf_accuracy("wordnet-nouns", tmp_path, max_train=60, max_test=10, seed=5)
-    majority_accuracy("wordnet-nouns", tmp_path, max_train=60, max_test=10, seed=3)
-    assert calls == [("train", 60, 5), ("test", 10, 0), ("train", 60, 3), ("test", 10, 0)]
+    tfidf_accuracy("wordnet-nouns", tmp_path, max_train=60, max_test=12, seed=5)
+    majority_accuracy("wordnet-nouns", tmp_path, max_train=60, max_test=12, seed=3)
+    assert calls == [("train", 60, 5), ("test", 12, 0), ("train", 60, 3), ("test", 12, 0)]
 
 
 def test_missing_data_is_a_data_error(tmp_path):

@@ -104,10 +104,10 @@ def test_pretraining_sees_the_training_normalisation():
     from dreamlib.data import load_split
     from dreamlib.pretrain_data import encoder_images
 
-    got = encoder_images("digits", "test", None, max_items=4, image_size=16)
-    raw = load_split("digits", "test", None, max_items=4).dataset
+    got = encoder_images("digits", "test", None, max_items=10, image_size=16)
+    raw = load_split("digits", "test", None, max_items=10).dataset
     dataset = Transformed(raw, lambda image: prepare_image(image, 16, 3))
-    (expected,), _ = model_inputs(collate(dataset, torch.arange(4)), "vision", torch.device("cpu"))
+    (expected,), _ = model_inputs(collate(dataset, torch.arange(10)), "vision", torch.device("cpu"))
     assert torch.equal(got, expected)
 
 

@@ -24,7 +24,13 @@ usual places (Debian packages, scikit-learn, ``$DREAMLIB_DATA`` or ``~/.cache/dr
 tries the standard online source: the Hugging Face hub for tiny-imagenet, ag_news, imdb and
 yelp_full, a torchvision download for cifar100 and fashion-mnist (imagenet-1k, digits,
 fortunes and wordnet-nouns have none). Anything missing or malformed raises one
-:class:`DataError` naming the dataset, the path tried, the expected layout and the fix.
+:class:`DataError` naming the dataset: a file or folder that is missing gets the path tried, the
+expected layout and the ``--data-dir`` fix; a file that is there but damaged gets the file, the
+1-based line or row, the problem and its own fix (a byte that is not UTF-8: "save the file as
+UTF-8"). CSVs may start with a UTF-8 byte-order mark. Classes are named as the files name them
+(AG News' and Yelp's 1-based numbers, imdb's ``neg``/``pos`` folders, ...). A ``max_items``
+subset (``--max-train``, ``--max-test``, ``pretrain --max-items``) that would leave a class
+without examples is refused, naming the smallest size that keeps them all.
 
 =============  ======  =======  ===================  =======  ====================================
 name           task    classes  train / test         native   source

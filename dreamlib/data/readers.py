@@ -3,10 +3,11 @@
 One reader per format (CIFAR-100 pickles, Tiny-ImageNet and ImageNet folders, the Zhang et al.
 CSVs, aclImdb, idx files, digits.csv.gz, fortune files, WordNet's data.noun). A reader takes
 the dataset's root folder and a split name and returns a :class:`VisionSplit` or
-:class:`TextSplit`, always in the same example order; it raises plain exceptions naming the
-file, which :func:`dreamlib.data.sources.read_local` turns into one :class:`DataError`.
-:data:`FORMATS` ties each registered dataset to its folder, the paths a split needs and its
-reader. Finding the folder (and the online fallbacks) is :mod:`dreamlib.data.sources`' job.
+:class:`TextSplit`, always in the same example order. A damaged file raises :class:`BadFile`
+(the file, the 1-based line or row, the problem and its fix); a missing file or folder raises
+the plain :class:`OSError`; :func:`dreamlib.data.sources.read_local` turns either into one
+:class:`DataError`. :data:`FORMATS` ties each registered dataset to its folder, the paths a
+split needs, its reader and how its files name their classes. Finding the folder (and the online fallbacks) is :mod:`dreamlib.data.sources`' job.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from .registry import (
     FORTUNE_CATEGORIES,
     WORDNET_DEBIAN_DIR,
     WORDNET_NOUN_FILES,
+    WORDNET_NOUN_NAMES,
     DataError,
     DatasetInfo,
 )
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+IMDB_CLASSES = ("neg", "pos")  # label = index
 # Bump when a reader changes what it returns, so caches keyed by data_fingerprint go stale.
 READER_VERSION = 1
 
@@ -130,16 +133,52 @@ Split = VisionSplit | TextSplit
 
 
 # --------------------------------------------------------------------------------------------
-# Readers of the standard on-disk formats. They raise plain exceptions naming the file;
-# sources.read_local turns them into one DataError with the layout and the fix.
+# Readers of the standard on-disk formats. A damaged file raises BadFile; sources.read_local
+# turns it (or an OSError of a missing file) into one DataError.
 # --------------------------------------------------------------------------------------------
+
+
+class BadFile(ValueError):
+    """A data file that is there but damaged or malformed.
+
+    `problem` names the 1-based line or row where there is one; `fix` is what to do (None: get
+    an intact copy of the file); `layout` marks a file that shows the folder is not the
+    expected layout (a header row, images outside class folders), so the message adds the
+    layout and the generic ``--data-dir`` advice.
+    """
+
+    def __init__(self, path: Path, problem: str, fix: str | None = None, layout: bool = False):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem, self.fix, self.layout = path, problem, fix, layout
+
+
+def _not_utf8(path: Path) -> BadFile:
+    """The first byte of `path` that is not UTF-8, with its 1-based line (the file is read
+    again line by line: a UTF-8 sequence never holds a newline byte, so lines decode alone)."""
+    with open(path, "rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return BadFile(path, f"byte 0x{line[exc.start]:02x} at line {line_no} is not "
+                                     "UTF-8", fix="save the file as UTF-8")
+    return BadFile(path, "is not UTF-8", fix="save the file as UTF-8")
+
+
+def _read_utf8(path: Path) -> str:
+    """`path` as UTF-8 text (newlines translated, as Path.read_text); a byte that is not UTF-8
+    is a BadFile naming it and its line."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
 
 
 def _check_labels(labels: np.ndarray, num_classes: int, path: Path) -> None:
     """Labels outside 0..num_classes-1 mean a wrong or corrupt file, not a smaller dataset."""
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{path}: labels must lie in 0..{num_classes - 1}, "
-                         f"found {labels.min()}..{labels.max()}")
+        raise BadFile(path, f"labels must lie in 0..{num_classes - 1}, "
+                            f"found {labels.min()}..{labels.max()}")
 
 
 def _read_cifar100(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
@@ -151,15 +190,20 @@ def _read_cifar100(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
     except OSError:
         raise
     except Exception as exc:  # noqa: BLE001 - unpickling garbage raises nearly any type
-        raise ValueError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
+        raise BadFile(path, f"not a readable pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"fine_labels" not in batch:
-        raise ValueError(f"{path}: not a CIFAR-100 pickle (needs a dict with b'data' and "
-                         "b'fine_labels')")
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
-    labels = np.asarray(batch[b"fine_labels"], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
-        raise ValueError(f"{path}: b'data' has shape {data.shape} for {len(labels)} labels, "
-                         "expected N×3072")
+        raise BadFile(path, "not a CIFAR-100 pickle (needs a dict with b'data' and "
+                            "b'fine_labels')")
+    try:
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"fine_labels"], dtype=np.int64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise BadFile(path, f"b'data' or b'fine_labels' is not an array of integers "
+                            f"({exc})") from None
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.ndim != 1 \
+            or len(data) != len(labels):
+        raise BadFile(path, f"b'data' has shape {data.shape} for {len(labels)} labels, "
+                            "expected N×3072")
     _check_labels(labels, info.num_classes, path)
     images = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
     return VisionSplit(TensorImages(images, torch.from_numpy(labels)), info.num_classes, 3)
@@ -172,7 +216,7 @@ def _image_files(folder: Path) -> list[Path]:
 
 def _read_tiny_imagenet(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
     """Tiny-ImageNet folder; labels index the sorted wnids so train and val agree."""
-    wnids = sorted((root / "wnids.txt").read_text().split())
+    wnids = _tiny_imagenet_wnids(root)
     label_of = {wnid: label for label, wnid in enumerate(wnids)}
     if split == "train":
         items = [(path, label_of[wnid]) for wnid in wnids
@@ -180,58 +224,98 @@ def _read_tiny_imagenet(root: Path, split: str, info: DatasetInfo) -> VisionSpli
     else:
         items = _tiny_imagenet_val(root, label_of)
     if not items:
-        raise ValueError(f"{root}: no images found for split {split!r}")
+        where = root / "train" if split == "train" else root / "val" / "val_annotations.txt"
+        raise BadFile(where, f"no images found for split {split!r}", layout=True)
     paths, labels = zip(*items)
     return VisionSplit(ImageFiles(paths, labels), len(wnids), 3)
+
+
+def _tiny_imagenet_wnids(root: Path) -> list[str]:
+    """The sorted wnids of wnids.txt (label = index)."""
+    return sorted(_read_utf8(root / "wnids.txt").split())
 
 
 def _tiny_imagenet_val(root: Path, label_of: dict[str, int]) -> list[tuple[Path, int]]:
     """The val split, labelled by val_annotations.txt (filename TAB wnid TAB box...)."""
     annotations = root / "val" / "val_annotations.txt"
     items = []
-    for line_no, line in enumerate(annotations.read_text().splitlines(), start=1):
+    for line_no, line in enumerate(_read_utf8(annotations).splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) < 2 or fields[1] not in label_of:
-            raise ValueError(f"{annotations}, line {line_no}: expected 'filename<TAB>wnid' with "
-                             f"a wnid of wnids.txt, got {line[:80]!r}")
+            raise BadFile(annotations, f"line {line_no}: expected 'filename<TAB>wnid' with a "
+                                       f"wnid of wnids.txt, got {line[:80]!r}",
+                          fix=f"correct or delete line {line_no}, or replace the file with an "
+                              "intact copy")
         path = root / "val" / "images" / fields[0]
         if not path.is_file():
-            raise ValueError(f"{annotations}, line {line_no}: image {path} does not exist")
+            raise BadFile(annotations, f"line {line_no}: image {path} does not exist",
+                          fix=f"put {path} back, or delete line {line_no}")
         items.append((path, label_of[fields[1]]))
     return items
 
 
-def _read_image_folder(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
-    """ImageFolder: one sub-folder per class; classes are those of train/ so splits agree."""
+def _image_folder_classes(root: Path, split: str) -> tuple[Path, Path, list[str]]:
+    """(the split's folder, the folder defining the classes, the sorted class names)."""
     folder = root / ("train" if split == "train" else "val")
     class_root = root / "train" if (root / "train").is_dir() else folder
-    classes = sorted(p.name for p in class_root.iterdir() if p.is_dir())
+    return folder, class_root, sorted(p.name for p in class_root.iterdir() if p.is_dir())
+
+
+def _read_image_folder(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
+    """ImageFolder: one sub-folder per class; classes are those of train/ so splits agree."""
+    folder, class_root, classes = _image_folder_classes(root, split)
     label_of = {name: label for label, name in enumerate(classes)}
     items = []
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         if class_dir.name not in label_of:
-            raise ValueError(f"{class_dir}: class folder not present in {class_root}")
+            raise BadFile(class_dir, f"class folder not present in {class_root}",
+                          fix=f"delete {class_dir}, or add its class to {class_root}")
         items += [(path, label_of[class_dir.name]) for path in _image_files(class_dir)]
     if not items:
-        raise ValueError(f"{folder}: no <class>/*.JPEG images found")
+        raise BadFile(folder, "no <class>/*.JPEG images found", layout=True)
     paths, labels = zip(*items)
     return VisionSplit(ImageFiles(paths, labels), len(classes), 3)
 
 
+def _header_row(row: list[str]) -> bool:
+    """Whether a malformed first row looks like a header (names, not a class number)."""
+    return bool(row) and not row[0].strip().lstrip("+-").isdigit()
+
+
 def _read_class_csv(path: Path, num_classes: int) -> TextSplit:
-    """Zhang et al. (2015) CSV: no header, class 1..K first, text fields after (joined by ' ')."""
+    """Zhang et al. (2015) CSV: no header, class 1..K first, text fields after (joined by ' ').
+
+    Read as UTF-8; a byte-order mark at the start is accepted (and dropped).
+    """
     texts, labels = [], []
-    with open(path, newline="", encoding="utf-8") as f:
-        for row_no, row in enumerate(csv.reader(f), start=1):
-            if len(row) < 2 or not row[0].strip().isdigit() or not 1 <= int(row[0]) <= num_classes:
-                raise ValueError(f"{path}, row {row_no}: expected 'class (1–{num_classes}),text...'"
-                                 f", got {str(row)[:80]}")
-            labels.append(int(row[0]) - 1)
-            texts.append(" ".join(row[1:]))
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = csv.reader(f)
+        try:
+            for row_no, row in enumerate(rows, start=1):
+                if len(row) < 2 or not row[0].strip().isdecimal() \
+                        or not 1 <= int(row[0]) <= num_classes:
+                    expected = f"'class (1–{num_classes}),text...'"
+                    if row_no == 1 and _header_row(row):
+                        raise BadFile(path, f"row 1 is a header ({str(row)[:80]}), but the file "
+                                            f"has none: every row is {expected}",
+                                      fix="delete row 1")
+                    line = f" (line {rows.line_num})" if rows.line_num != row_no else ""
+                    raise BadFile(path, f"row {row_no}{line}: expected {expected}, got "
+                                        f"{str(row)[:80]}",
+                                  fix=f"correct or delete row {row_no}, or replace the file "
+                                      "with an intact copy")
+                labels.append(int(row[0]) - 1)
+                texts.append(" ".join(row[1:]))
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except csv.Error as exc:
+            raise BadFile(path, f"line {rows.line_num}: not valid CSV ({exc})",
+                          fix="correct that line, or replace the file with an intact copy") \
+                from None
     if not texts:
-        raise ValueError(f"{path} holds no rows")
+        raise BadFile(path, "holds no rows", fix="replace it with the complete file")
     return TextSplit(texts, labels, num_classes)
 
 
@@ -248,12 +332,12 @@ def _read_yelp(root: Path, split: str, info: DatasetInfo) -> TextSplit:
 def _read_imdb(root: Path, split: str, info: DatasetInfo) -> TextSplit:
     """aclImdb: neg = 0, pos = 1; files in sorted order."""
     texts, labels = [], []
-    for label, polarity in enumerate(("neg", "pos")):
+    for label, polarity in enumerate(IMDB_CLASSES):
         for path in sorted((root / split / polarity).glob("*.txt")):
-            texts.append(path.read_text(encoding="utf-8"))
+            texts.append(_read_utf8(path))
             labels.append(label)
     if not texts:
-        raise ValueError(f"{root / split}: no {{neg,pos}}/*.txt reviews found")
+        raise BadFile(root / split, "no {neg,pos}/*.txt reviews found", layout=True)
     return TextSplit(texts, labels, info.num_classes)
 
 
@@ -270,31 +354,48 @@ def _read_idx(path: Path) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: truncated or corrupt gzip file ({exc})") from None
+            raise BadFile(path, f"truncated or corrupt gzip file ({exc})") from None
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
-        raise ValueError(f"{path}: not an idx file of unsigned bytes (magic {raw[:4].hex()})")
+        raise BadFile(path, f"not an idx file of unsigned bytes (magic {raw[:4].hex()})")
     ndim = raw[3]
     header = 4 + 4 * ndim
     dims = tuple(int(d) for d in np.frombuffer(raw[4:header], dtype=">u4"))
     expected = header + int(np.prod(dims))
     if len(dims) != ndim or len(raw) != expected:
-        raise ValueError(f"{path}: truncated or corrupt idx file ({len(raw)} bytes, header "
-                         f"promises {expected})")
+        raise BadFile(path, f"truncated or corrupt idx file ({len(raw)} bytes, header "
+                            f"promises {expected})")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _fashion_labels(root: Path, split: str) -> Path:
+    """The labels file of a Fashion-MNIST split."""
+    return _idx_path(root, f"{'train' if split == 'train' else 't10k'}-labels-idx1-ubyte")
 
 
 def _read_fashion_mnist(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
     """The original idx files: images N×28×28, labels N."""
     prefix = "train" if split == "train" else "t10k"
-    images = _read_idx(_idx_path(root, f"{prefix}-images-idx3-ubyte"))
-    labels_path = _idx_path(root, f"{prefix}-labels-idx1-ubyte")
+    images_path = _idx_path(root, f"{prefix}-images-idx3-ubyte")
+    images = _read_idx(images_path)
+    labels_path = _fashion_labels(root, split)
     labels = _read_idx(labels_path).astype(np.int64)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{root}: {prefix} images {images.shape} do not match labels "
-                         f"{labels.shape}")
+        raise BadFile(images_path, f"images {images.shape} do not match the labels "
+                                   f"{labels.shape} of {labels_path}",
+                      fix="replace both files with intact copies of the same release")
     _check_labels(labels, info.num_classes, labels_path)
     tensor = torch.from_numpy(images.copy()).unsqueeze(1)
     return VisionSplit(TensorImages(tensor, torch.from_numpy(labels)), info.num_classes, 1)
+
+
+def _loadtxt_problem(message: str) -> str:
+    """numpy.loadtxt's complaint, with its 0-based row as the file's 1-based line."""
+    found = re.search(r"could not convert string (.*) to \w+ at row (\d+), column (\d+)",
+                      message)
+    if found is None:
+        return f"not a CSV of numbers ({message.rstrip('.')})"
+    value, row, column = found.groups()
+    return f"line {int(row) + 1}, column {column}: {value} is not a number"
 
 
 def _read_digits(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
@@ -304,14 +405,24 @@ def _read_digits(root: Path, split: str, info: DatasetInfo) -> VisionSplit:
     from sklearn.model_selection import train_test_split
 
     path = root / "digits.csv.gz"
-    table = np.loadtxt(path, delimiter=",", ndmin=2)
+    try:
+        table = np.loadtxt(path, delimiter=",", ndmin=2)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BadFile(path, f"truncated or corrupt gzip file ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BadFile(path, f"not a gzipped CSV of numbers ({exc})") from None
+    except ValueError as exc:  # a value that is not a number, or rows of different lengths
+        raise BadFile(path, _loadtxt_problem(str(exc))) from None
     if table.shape[1] != 65:
-        raise ValueError(f"{path}: rows have {table.shape[1]} values, expected 64 pixels + label")
+        raise BadFile(path, f"rows have {table.shape[1]} values, expected 64 pixels + label")
     labels = table[:, 64].astype(np.int64)
     _check_labels(labels, info.num_classes, path)
     pixels = np.rint(table[:, :64] * (255 / 16)).clip(0, 255).astype(np.uint8)
-    train, test = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels,
-                                   random_state=0)
+    try:
+        train, test = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels,
+                                       random_state=0)
+    except ValueError as exc:  # too few rows (or a class of one) to split 80/20 stratified
+        raise BadFile(path, f"too few rows to split 80/20 by class ({exc})") from None
     chosen = np.sort(train if split == "train" else test)
     images = torch.from_numpy(pixels[chosen].reshape(-1, 1, 8, 8))
     return VisionSplit(TensorImages(images, torch.from_numpy(labels[chosen])), 10, 1)
@@ -349,7 +460,8 @@ def _read_fortunes(root: Path, split: str, info: DatasetInfo) -> TextSplit:
     kept = [(text, labels.pop()) for text, labels in owners.items()
             if len(labels) == 1 and in_hashed_test_split(text) == want_test]
     if not kept:
-        raise ValueError(f"{root}: no fortune entries found for split {split!r}")
+        raise BadFile(root, f"no fortune entries found for split {split!r} in "
+                            f"{', '.join(FORTUNE_CATEGORIES)}", layout=True)
     texts, labels = zip(*kept)
     return TextSplit(list(texts), list(labels), len(FORTUNE_CATEGORIES))
 
@@ -366,8 +478,8 @@ def _wordnet_glosses(path: Path) -> list[tuple[int, str]]:
             continue
         fields = line.split(" ", 2)
         if len(fields) < 3 or not fields[0].isdigit() or not fields[1].isdigit():
-            raise ValueError(f"{path}, line {line_no}: expected 'offset lex_filenum ss_type ... "
-                             f"| gloss', got {line[:80]!r}")
+            raise BadFile(path, f"line {line_no}: expected 'offset lex_filenum ss_type ... | "
+                                f"gloss', got {line[:80]!r}")
         glosses.append((int(fields[1]), " ".join(line.partition(" | ")[2].split())))
     return glosses
 
@@ -383,8 +495,8 @@ def _read_wordnet_nouns(root: Path, split: str, info: DatasetInfo) -> TextSplit:
     kept = [(text, labels.pop()) for text, labels in owners.items()
             if len(labels) == 1 and in_hashed_test_split(text) == want_test]
     if not kept:
-        raise ValueError(f"{root / 'data.noun'}: no noun glosses of lexicographer files "
-                         f"{WORDNET_NOUN_FILES} found for split {split!r}")
+        raise BadFile(root / "data.noun", f"no noun glosses of lexicographer files "
+                                          f"{WORDNET_NOUN_FILES} found for split {split!r}")
     texts, labels = zip(*kept)
     return TextSplit(list(texts), list(labels), len(WORDNET_NOUN_FILES))
 
@@ -394,41 +506,83 @@ def _read_wordnet_nouns(root: Path, split: str, info: DatasetInfo) -> TextSplit:
 # --------------------------------------------------------------------------------------------
 
 
+# How the files name each class (label k), and which file or folder holds its examples: used
+# only to word errors (a class without examples) in the files' own terms.
+ClassSources = Callable[[Path, str, int], list[tuple[str, Path]]]
+
+
+def _numbered(first: int, where: Callable[[Path, str], Path]) -> ClassSources:
+    """Classes numbered first, first + 1, ... in one file (label k is number first + k)."""
+    return lambda r, s, n: [(str(first + k), where(r, s)) for k in range(n)]
+
+
+def _named(names: Callable[[Path, str], Sequence[str]],
+           where: Callable[[Path, str, str], Path]) -> ClassSources:
+    """Classes with names in the files (label k is the k-th name): shown as 'k (name)'."""
+    return lambda r, s, n: [(f"{k} ({name})", where(r, s, name))
+                            for k, name in enumerate(names(r, s))]
+
+
+def _tiny_imagenet_where(root: Path, split: str, wnid: str) -> Path:
+    return root / "train" / wnid / "images" if split == "train" else \
+        root / "val" / "val_annotations.txt"
+
+
+def _imagenet_where(root: Path, split: str, name: str) -> Path:
+    return root / ("train" if split == "train" else "val") / name
+
+
 @dataclass(frozen=True)
 class Format:
-    """How one dataset sits on disk: its folder under data_dir, what a split needs, its reader."""
+    """How one dataset sits on disk: its folder under data_dir, what a split needs, its reader,
+    and how its files name their classes."""
 
     folder: str  # folder expected inside data_dir ("" = data_dir itself)
     needs: Callable[[Path, str], list[Path]]  # paths (under the folder) a split reads
     read: Callable[[Path, str, DatasetInfo], Split]
+    classes: ClassSources  # (name in the files, file or folder of its examples) per label
+    first_class: int | None = 0  # the number of label 0 in the files; None: classes are named
     fix: str = ""  # how else to get the data, appended to the error message
 
 
 FORMATS: dict[str, Format] = {
-    "cifar100": Format("cifar-100-python", lambda r, s: [r / s], _read_cifar100),
+    "cifar100": Format("cifar-100-python", lambda r, s: [r / s], _read_cifar100,
+                       _numbered(0, lambda r, s: r / s)),
     "tiny-imagenet": Format(
         "tiny-imagenet-200",
         lambda r, s: [r / "wnids.txt", r / "train"] if s == "train"
         else [r / "wnids.txt", r / "val" / "images", r / "val" / "val_annotations.txt"],
         _read_tiny_imagenet,
+        _named(lambda r, s: _tiny_imagenet_wnids(r), _tiny_imagenet_where), None,
     ),
     "imagenet-1k": Format("imagenet", lambda r, s: [r / ("train" if s == "train" else "val")],
-                           _read_image_folder),
-    "ag_news": Format("ag_news_csv", lambda r, s: [r / f"{s}.csv"], _read_ag_news),
-    "imdb": Format("aclImdb", lambda r, s: [r / s / "neg", r / s / "pos"], _read_imdb),
-    "yelp_full": Format("yelp_review_full_csv", lambda r, s: [r / f"{s}.csv"], _read_yelp),
+                          _read_image_folder,
+                          _named(lambda r, s: _image_folder_classes(r, s)[2], _imagenet_where),
+                          None),
+    "ag_news": Format("ag_news_csv", lambda r, s: [r / f"{s}.csv"], _read_ag_news,
+                      _numbered(1, lambda r, s: r / f"{s}.csv"), 1),
+    "imdb": Format("aclImdb", lambda r, s: [r / s / "neg", r / s / "pos"], _read_imdb,
+                   _named(lambda r, s: IMDB_CLASSES, lambda r, s, name: r / s / name), None),
+    "yelp_full": Format("yelp_review_full_csv", lambda r, s: [r / f"{s}.csv"], _read_yelp,
+                        _numbered(1, lambda r, s: r / f"{s}.csv"), 1),
     "fashion-mnist": Format(
         "",
         lambda r, s: [_idx_path(r, f"{'train' if s == 'train' else 't10k'}-{kind}-ubyte")
                       for kind in ("images-idx3", "labels-idx1")],
         _read_fashion_mnist,
+        _numbered(0, _fashion_labels),
         fix="; or `apt-get install dataset-fashion-mnist`",
     ),
-    "digits": Format("", lambda r, s: [r / "digits.csv.gz"], _read_digits),
+    "digits": Format("", lambda r, s: [r / "digits.csv.gz"], _read_digits,
+                     _numbered(0, lambda r, s: r / "digits.csv.gz")),
     "fortunes": Format("", lambda r, s: [r / c for c in FORTUNE_CATEGORIES], _read_fortunes,
-                        fix="; or `apt-get install fortunes`"),
+                       _named(lambda r, s: FORTUNE_CATEGORIES, lambda r, s, name: r / name),
+                       None, fix="; or `apt-get install fortunes`"),
     "wordnet-nouns": Format(
         "", lambda r, s: [r / "data.noun"], _read_wordnet_nouns,
+        _named(lambda r, s: [f"lexicographer file {n:02d}, noun.{name}"
+                             for n, name in zip(WORDNET_NOUN_FILES, WORDNET_NOUN_NAMES)],
+               lambda r, s, name: r / "data.noun"), None,
         fix=f"; or `apt-get install wordnet-base` (installs {WORDNET_DEBIAN_DIR / 'data.noun'})",
     ),
 }

@@ -5,7 +5,10 @@ default places in order (Debian packages, scikit-learn's bundled data, ``$DREAML
 ``~/.cache/dreamlib``). :func:`read_local` runs the dataset's reader there, and
 :func:`fetch_online` is the fallback when no local copy exists: the Hugging Face hub or a
 torchvision download, refused under :func:`offline` and failing fast when the host is not
-:func:`reachable`. Every failure becomes one :class:`DataError` from :func:`data_error`.
+:func:`reachable`. Every failure becomes one :class:`DataError`: from :func:`data_error` when
+the layout is wrong (a file or folder missing: the message adds the expected layout and the
+``--data-dir`` advice), from :func:`file_error` when a file is there but damaged (the message
+names the file, the line or row, the problem and its own fix).
 :func:`offline` and :func:`reachable` also guard the encoders' hub downloads.
 """
 
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .readers import FORMATS, HubImages, Split, TextSplit, VisionSplit
+from .readers import FORMATS, BadFile, HubImages, Split, TextSplit, VisionSplit
 from .registry import (
     FASHION_MNIST_DEBIAN_DIR,
     FORTUNES_DEBIAN_DIR,
@@ -69,6 +72,16 @@ def data_error(info: DatasetInfo, split: str, problem: str) -> DataError:
                      f"{info.layout}. Fix: {fix}")
 
 
+def file_error(info: DatasetInfo, split: str, path: Path | str, problem: str,
+               fix: str | None = None) -> DataError:
+    """A file that is there but damaged: the file, the problem (with its line or row) and the
+    fix (default: an intact copy of the file)."""
+    if fix is None:
+        fix = (f"replace {path} with an intact copy, or pass --data-dir DIR (data_dir=DIR) where "
+               f"DIR holds one{FORMATS[info.name].fix}")
+    return DataError(f"dataset {info.name!r} ({split}): {path}: {problem}. Fix: {fix}")
+
+
 def _missing(info: DatasetInfo, split: str, base: Path) -> Path | None:
     """The first path the split needs that is absent under `base`, or None if all exist."""
     root = _dataset_root(base, FORMATS[info.name].folder)
@@ -110,6 +123,22 @@ def read_local(info: DatasetInfo, root: Path, split: str) -> Split:
         return FORMATS[info.name].read(root, split, info)
     except DataError:
         raise
+    except BadFile as exc:
+        if exc.layout:  # the file shows the folder is not the expected layout
+            raise data_error(info, split, str(exc)) from None
+        raise file_error(info, split, exc.path, exc.problem, exc.fix) from None
+    except OSError as exc:
+        if exc.filename is None:
+            raise data_error(info, split, f"cannot read {root} ({type(exc).__name__}: "
+                                          f"{exc})") from None
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+            # a file or folder that is missing or of the wrong kind: the layout is wrong
+            raise data_error(info, split, f"{exc.filename}: {exc.strerror or exc}") from None
+        if isinstance(exc, PermissionError):
+            raise file_error(info, split, exc.filename, "permission denied",
+                             f"make {exc.filename} readable (chmod a+r)") from None
+        raise file_error(info, split, exc.filename, f"cannot be read ({exc.strerror or exc})") \
+            from None
     except _READ_ERRORS as exc:
         problem = f"cannot read {root} ({type(exc).__name__}: {exc})"
         raise data_error(info, split, problem) from None
