@@ -13,6 +13,7 @@ claimed).
 from __future__ import annotations
 
 import json
+import math
 import os
 from contextlib import contextmanager
 
@@ -116,10 +117,34 @@ def _config_problem(source: str) -> str | None:
     model_type = data.get("model_type")
     if not model_type:
         return f"{CONFIG_FILE} names no model_type"
+    bad = _non_finite(data)
+    if bad is not None:
+        return f"{CONFIG_FILE} holds a non-finite number at {bad!r}"
     if not isinstance(model_type, str) or model_type not in transformers.CONFIG_MAPPING:
         return (f"{CONFIG_FILE} names model_type {model_type!r} that transformers "
                 f"{transformers.__version__} does not know")
     return None
+
+
+def _non_finite(value, key: str = "") -> str | None:
+    """The key of the first NaN or infinite number in parsed JSON (which Python's json reads
+    from NaN, Infinity or 1e999), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return key or "(top)"
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{key}.{k}" if key else str(k))
+        if found is not None:
+            return found
+    return None
+
+
+def check_config(source: str) -> None:
+    """Raise (inside :func:`reading_folder`) when ``source``/config.json reads but is still
+    unusable, e.g. a NaN dropout that transformers would take and torch refuse later."""
+    if os.path.isdir(source) and _config_problem(source) is not None:
+        raise ValueError(_config_problem(source))
 
 
 def _weights_problem(source: str, exc: BaseException | None) -> str:

@@ -38,7 +38,8 @@ from transformers.activations import gelu
 
 from .data import offline as is_offline
 from .data import reachable
-from .encoder_folders import CONFIG_FILE, TOKENIZER, WEIGHTS, check_folder_weights, reading_folder
+from .encoder_folders import (CONFIG_FILE, TOKENIZER, WEIGHTS, check_config, check_folder_weights,
+                              reading_folder)
 from .errors import ConfigError, DreamlibError
 from .shipped import MINILM_HEAD, minilm_path, shipped_head_file
 
@@ -120,6 +121,7 @@ def encoder_config(name: str) -> transformers.PretrainedConfig:
         return transformers.AutoConfig.for_model(model_type, **kwargs)
     if name in PACKAGED_ENCODERS or is_local_folder(name):
         with reading_folder(_source(name), CONFIG_FILE, name):
+            check_config(_source(name))
             return transformers.AutoConfig.from_pretrained(_source(name), trust_remote_code=False)
     if os.path.exists(name):
         raise ConfigError(f"encoder folder {name!r} has no config.json; save it with save_pretrained")

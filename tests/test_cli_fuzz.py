@@ -303,7 +303,7 @@ def test_a_damaged_run_folder_is_an_error_line_or_a_finished_run(finished_run, m
         monkeypatch.chdir(tree)
         counter = iter(range(10**6))
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow])
         @given(how=damages(RUN_FILES))
         def one_damage(how):
@@ -340,7 +340,7 @@ def test_a_damaged_encoder_folder_is_an_error_line_or_a_result(encoder_folder, c
         monkeypatch.chdir(tree)
         counter = iter(range(10**6))
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow])
         @given(how=damages(ENCODER_FILES))
         def one_damage(how):
