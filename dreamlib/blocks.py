@@ -18,6 +18,16 @@ Vision A_out comes in two heads, chosen by the config's ``a_out`` (:data:`SLEEP_
   connection the decoder's pixel predictions. That one layer holds most of the parameters.
 * ``grid`` — light: the patch tokens laid out on their grid, a 1×1 conv to C channels,
   batch norm, bilinear resize to H×W.
+
+Text connections are as wide as the encoder's vocabulary: A_in scores each position against
+the (tied) embedding table and takes the argmax, and a dream block's masked LM projects onto
+the vocabulary again. A design choice, not the paper's: the CPU encoder ``mlm-small`` works
+over MiniLM's WordPiece vocabulary *trimmed to its pre-training text* (11,713 of 30,522
+tokens, :mod:`dreamlib.vocab`), and the chain reads the same tokenizer. Those ops were
+93–97 % of a text SleepNet-2/DreamNet-2 step at the full width; the trimmed one makes the
+step several times cheaper (benchmarks/README.md). It changes results: A_in and the dream can
+only produce the kept tokens, and a rare word reaches the chain as smaller WordPiece pieces.
+Hub encoders (RoBERTa, MiniLM) keep their own full vocabularies.
 """
 
 from __future__ import annotations

@@ -38,10 +38,17 @@ from transformers.activations import gelu
 
 from .data import offline as is_offline
 from .data import reachable
-from .encoder_folders import (CONFIG_FILE, TOKENIZER, WEIGHTS, check_config, check_folder_weights,
-                              reading_folder)
+from .encoder_folders import (
+    CONFIG_FILE,
+    TOKENIZER,
+    WEIGHTS,
+    check_config,
+    check_folder_weights,
+    reading_folder,
+)
 from .errors import ConfigError, DreamlibError
-from .shipped import MINILM_HEAD, minilm_path, shipped_head_file
+from .shipped import MINILM_HEAD, minilm_path, shipped_folder, shipped_head_file
+from .vocab import MLM_SMALL_VOCAB
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -88,8 +95,9 @@ EMBEDDED_ARCHITECTURES: dict[str, tuple[str, dict]] = {
                                   intermediate_size=256, decoder_hidden_size=64,
                                   decoder_num_hidden_layers=2, decoder_num_attention_heads=4,
                                   decoder_intermediate_size=128, norm_pix_loss=False)),
-    # vocab of the packaged MiniLM WordPiece tokenizer (bert-base-uncased's), so both share it
-    "mlm-small": ("bert", dict(vocab_size=30522, hidden_size=128, num_hidden_layers=4,
+    # MiniLM's WordPiece vocabulary trimmed to the tokens of its pre-training text
+    # (dreamlib.vocab); the tokenizer ships with the weights
+    "mlm-small": ("bert", dict(vocab_size=MLM_SMALL_VOCAB, hidden_size=128, num_hidden_layers=4,
                                num_attention_heads=4, intermediate_size=256,
                                max_position_embeddings=512)),
 }
@@ -203,7 +211,8 @@ def load_backbone(name: str, autoencoder: bool, pretrained: bool) -> nn.Module:
     no_network = not offline and not reachable("https://huggingface.co")
     hub = {"local_files_only": True} if no_network else {}
     try:
-        return cls.from_pretrained(source, trust_remote_code=False, **extra, **hub)
+        return cls.from_pretrained(source, trust_remote_code=False, dtype=torch.float32,
+                                   **extra, **hub)
     except OSError as exc:
         if no_network:
             problem = (f"no network: huggingface.co is unreachable and encoder {name!r} is not "
@@ -236,7 +245,10 @@ def _from_folder(cls, source: str, name: str, architecture: transformers.Pretrai
         probe = _construct(cls, architecture, extra)
     check_folder_weights(source, probe, name)
     with reading_folder(source, WEIGHTS, name):
-        return cls.from_pretrained(source, trust_remote_code=False, **extra, **kwargs)
+        # float32 whatever the file holds (mlm-small ships float16): training needs it, and
+        # transformers would otherwise keep the file's dtype
+        return cls.from_pretrained(source, trust_remote_code=False, dtype=torch.float32,
+                                   **extra, **kwargs)
 
 
 def restore_mae_positions(model: nn.Module) -> nn.Module:
@@ -265,11 +277,15 @@ def restore_mae_positions(model: nn.Module) -> nn.Module:
 
 
 def load_tokenizer(name: str):
-    """The tokenizer of a text encoder family (offline default: the packaged MiniLM WordPiece)."""
-    packaged = name in ("mlm-small", "minilm")
-    source = minilm_path() if packaged else name
+    """The tokenizer of a text encoder: ``mlm-small``'s trimmed WordPiece shipped with its
+    weights (checked by hash; also for the untrained ablation, which reads the same text),
+    the packaged MiniLM's, or ``name``'s own (a local folder or a hub name)."""
+    if name == "mlm-small":
+        source = str(shipped_folder(name))
+    else:
+        source = minilm_path() if name == "minilm" else name
     try:
-        with reading_folder(source, TOKENIZER, "minilm" if packaged else name):
+        with reading_folder(source, TOKENIZER, name):
             return transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except OSError as exc:
         raise DreamlibError(

@@ -8,7 +8,8 @@ scale dreamlib ships its own, pre-trained once by this module and committed in
 * ``mae-small``: masked image modelling (ViTMAE, 75% of patches masked, pixel MSE) on the
   fashion-mnist training split;
 * ``mlm-small``: masked token modelling (BERT, 15% of tokens: 80% [MASK], 10% random, 10% kept)
-  on the wordnet-nouns training split;
+  on the wordnet-nouns training split, over MiniLM's WordPiece vocabulary trimmed to the tokens
+  of that text (:mod:`dreamlib.vocab`; its tokenizer is shipped with its weights);
 * ``minilm-head``: a BERT masked-LM head (dense + GELU + LayerNorm, decoder tied to the word
   embeddings, its own bias) for the packaged, real pre-trained MiniLM, trained with the encoder
   frozen on the same text as ``mlm-small``: it makes ``minilm`` an autoencoder for DreamNet.
@@ -30,6 +31,7 @@ machine with the same thread count.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import platform
@@ -61,6 +63,7 @@ from .config import (
 from .data import data_fingerprint
 from .encoders import (
     EMBEDDED_ARCHITECTURES,
+    encoder_config,
     load_backbone,
     load_tokenizer,
     minilm_head_state,
@@ -80,7 +83,7 @@ from .pretrain_data import (
     masked_states,
     prepared_images,
     split_heldout,
-    training_tokens,
+    training_texts,
     trim,
 )
 from .runs import atomic_write_json, check_folder, current_umask
@@ -95,14 +98,21 @@ from .shipped import (
     read_manifest,
     weights_root,
 )
-from .transforms import normalize_batch
+from .transforms import normalize_batch, tokenize
 from .validate import check_pretrain
+from .vocab import MIN_COUNT as VOCAB_MIN_COUNT
+from .vocab import corpus_tokenizer
 
 PRETRAINABLE = ("mae-small", "mlm-small", MINILM_HEAD)
 MANIFEST_FORMAT = 1
 DEFAULT_THREADS = 1  # see RECIPES: on the shared 2-core machine one thread was the faster
 MIN_IMPROVEMENT = 1e-3  # a held-out loss must fall by 0.1% of the best to count as improving
 BETAS = (0.9, 0.95)  # MAE's AdamW betas
+# mlm-small's weights are written in half precision: its word embeddings alone are 11,713 x 128
+# floats, 6.0 MB in float32, and every shipped file stays under 5 MB. Runs load them as float32;
+# the manifest's "as_shipped" scores the rounded weights (the rounding moved the held-out loss
+# from 5.131963 to 5.131967).
+SHIPPED_DTYPE = torch.float16
 MAX_RATE = 1.0  # the largest AdamW learning rate or weight decay accepted
 
 
@@ -243,7 +253,7 @@ def _fit(model: torch.nn.Module, cfg: PretrainConfig, steps_per_epoch: int,
 # ------------------------------------------------------------------------------------------
 
 
-def _pretrain_mae(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, dict]:
+def _pretrain_mae(cfg: PretrainConfig, data_dir, log):
     torch.manual_seed(cfg.seed)
     model = load_backbone("mae-small", autoencoder=True, pretrained=False)
     size = int(model.config.image_size)
@@ -275,7 +285,7 @@ def _pretrain_mae(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, 
                           "patch 4; held-out masks fixed by seed",
              "examples": len(images), "train_examples": len(train_idx),
              "heldout_indices_sha256": index_digest(held_idx)}
-    return model, {**result, **extra}
+    return model, {**result, **extra}, None
 
 
 def _scores(head: Callable, feats, targets, was_masked) -> dict:
@@ -296,21 +306,32 @@ def _mlm_evaluator(head: Callable, hidden_of: Callable, held: MaskedTexts):
     return lambda: _scores(head, *masked_states(hidden_of, held))
 
 
-def _text_data(cfg: PretrainConfig, data_dir):
-    ids, mask = training_tokens(cfg.dataset, data_dir, cfg.max_items, cfg.seq_len)
-    train_idx, held_idx = split_heldout(len(ids), cfg.heldout)
-    held = fixed_masking(ids[held_idx], mask[held_idx], HELDOUT_MASK_SEED)
-    extra = {"examples": len(ids), "train_examples": len(train_idx),
+def _text_data(cfg: PretrainConfig, data_dir, tokenizer=None):
+    """Training ids and mask, the held-out slice masked, the manifest's data facts, and the
+    tokenizer: ``tokenizer``, or (None) MiniLM's trimmed to the tokens of the training part
+    (never the held-out slice: its rare words must be as new to the model as a test text's)."""
+    texts = training_texts(cfg.dataset, data_dir, cfg.max_items)
+    train_idx, held_idx = split_heldout(len(texts), cfg.heldout)
+    extra = {"examples": len(texts), "train_examples": len(train_idx),
              "heldout_indices_sha256": index_digest(held_idx)}
-    return ids[train_idx], mask[train_idx], held, extra
+    if tokenizer is None:
+        tokenizer = corpus_tokenizer(load_tokenizer("minilm"),
+                                     [texts[i] for i in train_idx.tolist()], cfg.seq_len)
+        extra["vocabulary"] = {"tokens": len(tokenizer), "rule": (
+            f"MiniLM's WordPiece tokens seen at least {VOCAB_MIN_COUNT} times in the "
+            f"{len(train_idx)} training texts (seq_len {cfg.seq_len}) and the special tokens")}
+    ids, mask = tokenize(texts, tokenizer, cfg.seq_len)
+    held = fixed_masking(ids[held_idx], mask[held_idx], HELDOUT_MASK_SEED, tokenizer)
+    return ids[train_idx], mask[train_idx], held, extra, tokenizer
 
 
-def _pretrain_mlm(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, dict]:
+def _pretrain_mlm(cfg: PretrainConfig, data_dir, log):
+    ids, mask, held, extra, tokenizer = _text_data(cfg, data_dir)
+    config = encoder_config("mlm-small")
+    config.vocab_size = len(tokenizer)  # the trimmed vocabulary (the shipped one: MLM_SMALL_VOCAB)
     torch.manual_seed(cfg.seed)
-    model = load_backbone("mlm-small", autoencoder=True, pretrained=False)
-    ids, mask, held, extra = _text_data(cfg, data_dir)
+    model = transformers.AutoModelForMaskedLM.from_config(config)
     lengths = mask.sum(dim=1)
-    tokenizer = load_tokenizer("mlm-small")
 
     def loss_of(rows, gen):
         batch_ids, batch_mask = trim(rows, lengths, ids, mask)
@@ -330,13 +351,25 @@ def _pretrain_mlm(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, 
         return model.base_model(input_ids=inputs, attention_mask=attention).last_hidden_state
 
     steps = math.ceil(len(ids) / cfg.batch_size)
-    result = _fit(model, cfg, steps, epoch_losses, _mlm_evaluator(model.cls, hidden_of, held), log)
+    evaluate = _mlm_evaluator(model.cls, hidden_of, held)
+    result = _fit(model, cfg, steps, epoch_losses, evaluate, log)
+    result["as_shipped"] = _as_shipped(model, evaluate)
     objective = ("cross-entropy of the 15% masked tokens (80% [MASK], 10% random, 10% kept), "
                  f"seq_len {cfg.seq_len}; held-out masking fixed by seed")
-    return model, {**result, **extra, "objective": objective}
+    return model, {**result, **extra, "objective": objective}, tokenizer
 
 
-def _pretrain_minilm_head(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.Module, dict]:
+def _as_shipped(model: torch.nn.Module, evaluate: Callable[[], dict]) -> dict:
+    """Round ``model``'s weights to the precision they are shipped in (:data:`SHIPPED_DTYPE`)
+    and score the held-out slice again: the numbers of the model runs actually load."""
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(param.to(SHIPPED_DTYPE).float())
+        model.eval()
+        return {"dtype": str(SHIPPED_DTYPE).removeprefix("torch."), **evaluate()}
+
+
+def _pretrain_minilm_head(cfg: PretrainConfig, data_dir, log):
     """The frozen MiniLM sees each training text once, with one fixed BERT masking; its hidden
     states at the masked tokens are kept, and the head trains on them for the epochs."""
     torch.manual_seed(cfg.seed)
@@ -346,8 +379,8 @@ def _pretrain_minilm_head(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.
     _init_head(head, cfg.seed)
     head.transform.requires_grad_(True)
     head.bias.requires_grad_(True)  # tied to decoder.bias; decoder.weight stays the frozen embeddings
-    ids, mask, held, extra = _text_data(cfg, data_dir)
-    train = fixed_masking(ids, mask, cfg.seed * 1_000_003)  # epochs use + epoch (>= 1)
+    ids, mask, held, extra, tokenizer = _text_data(cfg, data_dir, load_tokenizer("minilm"))
+    train = fixed_masking(ids, mask, cfg.seed * 1_000_003, tokenizer)  # epochs use + epoch (>= 1)
 
     def hidden_of(inputs, attention):
         return model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
@@ -371,10 +404,11 @@ def _pretrain_minilm_head(cfg: PretrainConfig, data_dir, log) -> tuple[torch.nn.
     result = _fit(model, cfg, steps, epoch_losses, evaluate, log)
     objective = ("cross-entropy of the 15% masked tokens (80% [MASK], 10% random, 10% kept), "
                  f"seq_len {cfg.seq_len}, MiniLM frozen, one fixed masking of the training "
-                 "texts; held-out masking fixed by seed (the same as mlm-small's)")
+                 "texts (MiniLM's own 30,522-token vocabulary); held-out texts and masking "
+                 "seed the same as mlm-small's")
     extra = {**extra, "train_tokens": len(targets), "objective": objective,
              "feature_seconds": feature_seconds}
-    return model, {**result, **extra}
+    return model, {**result, **extra}, None
 
 
 def _init_head(head: torch.nn.Module, seed: int) -> None:
@@ -444,7 +478,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
     try:
         trainer = {"mae-small": _pretrain_mae, "mlm-small": _pretrain_mlm,
                    MINILM_HEAD: _pretrain_minilm_head}[cfg.encoder]
-        model, result = trainer(cfg, data_dir, log)
+        model, result, tokenizer = trainer(cfg, data_dir, log)
     finally:
         torch.set_num_threads(before)
     wall = time.perf_counter() - start
@@ -472,7 +506,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
         entry["trained_parameters"] = sum(v.numel() for v in minilm_head_state(model).values())
     else:
         entry["architecture"] = EMBEDDED_ARCHITECTURES[cfg.encoder][1]
-    folder = _publish(model, cfg.encoder, out, entry)
+    folder = _publish(model, cfg.encoder, out, entry, tokenizer)
     log(f"pretrain {cfg.encoder}: best epoch {entry['best_epoch']} (held-out loss "
         f"{entry['best_heldout_loss']:.4f}), wrote {folder} in {wall:.0f}s")
     return folder
@@ -488,11 +522,18 @@ def _processor() -> str:
     return platform.processor()
 
 
-def _write_files(model, name: str, folder: Path) -> None:
+def _write_files(model, name: str, folder: Path, tokenizer=None) -> None:
+    """The shipped files: the head's tensors (minilm-head), or a ``from_pretrained`` folder,
+    its weights in :data:`SHIPPED_DTYPE` for mlm-small (runs load them as float32) and its own
+    tokenizer when it has one."""
     if name == MINILM_HEAD:
         save_file(minilm_head_state(model), str(folder / HEAD_FILE), metadata={"format": "pt"})
-    else:
-        model.save_pretrained(str(folder))
+        return
+    if name == "mlm-small":
+        model = copy.deepcopy(model).to(SHIPPED_DTYPE)
+    model.save_pretrained(str(folder))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(folder))
 
 
 def check_replaceable(root: Path, name: str) -> dict:
@@ -522,7 +563,7 @@ def check_replaceable(root: Path, name: str) -> dict:
     return manifest
 
 
-def _publish(model, name: str, root: Path, entry: dict) -> Path:
+def _publish(model, name: str, root: Path, entry: dict, tokenizer=None) -> Path:
     """Write the files into a temp folder beside ``root/name``, swap it in, then record their
     hashes in the manifest (atomically). The manifest is read (and checked) first, so nothing
     is swapped when it cannot be updated."""
@@ -532,7 +573,7 @@ def _publish(model, name: str, root: Path, entry: dict) -> Path:
     old = None
     try:
         tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private
-        _write_files(model, name, tmp)
+        _write_files(model, name, tmp, tokenizer)
         for path in tmp.iterdir():  # safetensors writes 0600; shipped files are for every user
             path.chmod(0o666 & ~current_umask())
         entry["files"] = {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}

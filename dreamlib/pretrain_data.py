@@ -4,9 +4,10 @@
 of it (``heldout`` examples chosen by :data:`HELDOUT_SEED`, the same for every recipe and seed)
 scores each epoch. Held-out masks are fixed by :data:`HELDOUT_MASK_SEED`, so held-out losses
 compare across epochs and runs, and the two text models (``mlm-small``, ``minilm-head``) are
-scored on identical masked tokens. Images go through the same pipeline as training
-(:mod:`dreamlib.transforms`); texts through the packaged WordPiece tokenizer, with BERT's
-masking (15 % of real tokens: 80 % [MASK], 10 % random, 10 % kept).
+scored on the same held-out texts (each through its own tokenizer: ``mlm-small``'s vocabulary
+is trimmed to its corpus, :mod:`dreamlib.vocab`; ``minilm-head`` reads MiniLM's). Images go
+through the same pipeline as training (:mod:`dreamlib.transforms`); texts get BERT's masking
+(15 % of real tokens: 80 % [MASK], 10 % random, 10 % kept).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from .data import load_split
-from .encoders import load_tokenizer
 from .errors import ConfigError
-from .transforms import normalize_batch, prepare_image, tokenize
+from .transforms import normalize_batch, prepare_image
 
 MLM_PROBABILITY = 0.15  # BERT's masking rate
 DATA_SEED = 0  # the stratified subset when max_items is set
@@ -62,11 +62,9 @@ def prepared_images(dataset: str, split: str, data_dir, max_items, image_size: i
     return torch.stack([prepare_image(images[i][0], image_size, 3) for i in range(len(images))])
 
 
-def training_tokens(dataset: str, data_dir, max_items: int | None,
-                    seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(token ids, attention mask) of a text dataset's training split, ``seq_len`` wide."""
-    texts = load_split(dataset, "train", data_dir, max_items, seed=DATA_SEED).texts
-    return tokenize(texts, load_tokenizer("mlm-small"), seq_len)
+def training_texts(dataset: str, data_dir, max_items: int | None) -> list[str]:
+    """The texts of a text dataset's training split (a stratified subset with ``max_items``)."""
+    return list(load_split(dataset, "train", data_dir, max_items, seed=DATA_SEED).texts)
 
 
 def mask_tokens(ids: torch.Tensor, mask: torch.Tensor, tokenizer, generator: torch.Generator):
@@ -114,9 +112,9 @@ class MaskedTexts:
     mask_token_id: int
 
 
-def fixed_masking(ids, mask, seed: int) -> MaskedTexts:
-    """``ids`` with one BERT masking drawn from ``seed``: the same masks on every call."""
-    tokenizer = load_tokenizer("mlm-small")
+def fixed_masking(ids, mask, seed: int, tokenizer) -> MaskedTexts:
+    """``ids`` (of ``tokenizer``) with one BERT masking drawn from ``seed``: the same masks on
+    every call."""
     inputs, labels = mask_tokens(ids, mask, tokenizer, torch.Generator().manual_seed(seed))
     return MaskedTexts(inputs, labels, mask, mask.sum(dim=1), int(tokenizer.mask_token_id))
 

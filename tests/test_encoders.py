@@ -13,7 +13,6 @@ import transformers
 from dreamlib import encoders
 from dreamlib.config import ModelConfig
 from dreamlib.encoders import (
-    load_tokenizer,
     TextEncoder,
     VisionEncoder,
     encoder_config,
@@ -21,9 +20,11 @@ from dreamlib.encoders import (
     has_decoder,
     known_encoders,
     load_encoder,
+    load_tokenizer,
 )
 from dreamlib.errors import ConfigError, DreamlibError
 from dreamlib.models import build_model
+from dreamlib.vocab import MLM_SMALL_VOCAB
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -360,15 +361,16 @@ def mlm_small():
 
 def test_mlm_small_interface(mlm_small):
     assert type(mlm_small) is TextEncoder and mlm_small.is_autoencoder
-    assert (mlm_small.hidden_size, mlm_small.vocab_size) == (128, 30522)
+    assert (mlm_small.hidden_size, mlm_small.vocab_size) == (128, MLM_SMALL_VOCAB)
     assert mlm_small.max_tokens == 512 and mlm_small.pad_token_id == 0
-    # the vocabulary A_in must produce is the packaged WordPiece tokenizer's, which mlm-small shares
+    # the vocabulary A_in must produce is the shipped (trimmed) tokenizer's
     assert mlm_small.vocab_size == len(load_tokenizer("mlm-small"))
     ids = torch.randint(1, 1000, (2, 7), generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
     with torch.no_grad():
         assert mlm_small.encode(input_ids=ids, attention_mask=mask).shape == (2, 7, 128)
-        assert mlm_small.reconstruct(input_ids=ids, attention_mask=mask).shape == (2, 7, 30522)
+        assert mlm_small.reconstruct(input_ids=ids, attention_mask=mask).shape == \
+            (2, 7, MLM_SMALL_VOCAB)
 
 
 def test_text_encoder_reads_embeddings_like_ids(mlm_small):

@@ -14,20 +14,24 @@ import hashlib
 import json
 import math
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
+import transformers
 
 from dreamlib import pretrain as pt
 from dreamlib import pretrain_data
 from dreamlib import shipped as sh
 from dreamlib.cli import main
 from dreamlib.dreams import mae_reconstructions
+from dreamlib.encoders import load_tokenizer
 from dreamlib.errors import ConfigError, DreamlibError
 from dreamlib.pretrain import PretrainConfig, pretrain
 from dreamlib.pretrain_data import split_heldout
 from dreamlib.shipped import MANIFEST_FILE
+from dreamlib.transforms import tokenize
 
 MAE = PretrainConfig("mae-small", "digits", epochs=2, max_items=160, heldout=32, batch_size=32)
 MLM = PretrainConfig("mlm-small", "wordnet-nouns", epochs=2, max_items=160, heldout=32,
@@ -245,13 +249,26 @@ def test_the_masked_lm_never_trains_on_its_heldout_texts(monkeypatch, tmp_path):
     monkeypatch.setattr(pretrain_data, "mask_tokens", spy)  # the fixed held-out masking
     monkeypatch.setattr(pt, "mask_tokens", spy)  # the training batches' masking
     pretrain(MLM, tmp_path, log=quiet)
-    ids, _ = pretrain_data.training_tokens(MLM.dataset, None, MLM.max_items, MLM.seq_len)
+    # the ids of the texts through the tokenizer written beside the weights
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "mlm-small")
+    texts = pretrain_data.training_texts(MLM.dataset, None, MLM.max_items)
+    ids, _ = tokenize(texts, tokenizer, MLM.seq_len)
     train, held = split_heldout(len(ids), MLM.heldout)
+    # its vocabulary is that of the training part alone: a held-out text's rare word is new
+    from dreamlib.vocab import corpus_tokenizer
+
+    expected = corpus_tokenizer(load_tokenizer("minilm"), [texts[i] for i in train.tolist()],
+                                MLM.seq_len)
+    assert tokenizer.get_vocab() == expected.get_vocab()
     rows = [tuple(row[row != 0].tolist()) for row in ids]
-    held_rows = {rows[i] for i in held}
-    trained = seen[len(held):]  # the first call masks the held-out texts, once, fixed
-    assert set(seen[:len(held)]) == held_rows
-    assert set(trained) == {rows[i] for i in train} and not held_rows & set(trained)
+    trained = set(seen[len(held):])  # the first call masks the held-out texts, once, fixed
+    assert set(seen[:len(held)]) == {rows[i] for i in held}
+    assert trained == {rows[i] for i in train}
+    # a text is known by its ids; in 160 texts the trimmed vocabulary is tiny and some become
+    # the same row of [UNK]s, so only the rows no other text shares tell the two parts apart
+    once = {row for row, n in Counter(rows).items() if n == 1}
+    held_only = {rows[i] for i in held} & once
+    assert held_only and not held_only & trained
 
 
 # --------------------------------------------------------------------------- guards

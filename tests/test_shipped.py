@@ -22,10 +22,12 @@ from dreamlib import shipped as sh
 from dreamlib.cli import main
 from dreamlib.encoders import load_encoder
 from dreamlib.pretrain import RECIPES
-from dreamlib.shipped import MANIFEST_FILE, SHIPPED_ROOT as SHIPPED, WeightsError, shipped_folder
+from dreamlib.shipped import MANIFEST_FILE, WeightsError, shipped_folder
+from dreamlib.shipped import SHIPPED_ROOT as SHIPPED
 
 NAMES = ("mae-small", "mlm-small", "minilm-head")
-MAX_TOTAL_BYTES = 30_000_000
+MAX_FILE_BYTES = 5_000_000  # every shipped file; the repository stays light to clone
+MAX_TOTAL_BYTES = 12_000_000
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +61,7 @@ def test_every_shipped_file_matches_its_manifest_hash():
         files = entries[name]["files"]
         assert sorted(p.name for p in folder.iterdir()) == sorted(files)  # nothing unrecorded
         for file, info in files.items():
-            assert (folder / file).stat().st_size == info["bytes"]
+            assert (folder / file).stat().st_size == info["bytes"] <= MAX_FILE_BYTES
             assert sh.file_sha256(folder / file) == info["sha256"]
             total += info["bytes"]
     assert total < MAX_TOTAL_BYTES
@@ -98,12 +100,34 @@ def test_the_manifest_says_how_each_encoder_was_made(name):
         assert entry["heldout_accuracy"] == best["heldout_accuracy"]
 
 
-def test_the_text_models_are_scored_on_the_same_heldout_tokens():
+def test_the_text_models_are_scored_on_the_same_heldout_texts():
     entries = manifest()["encoders"]
     mlm, head = entries["mlm-small"], entries["minilm-head"]
     assert mlm["heldout"] == head["heldout"]
-    assert mlm["curve"][0]["heldout_tokens"] == head["curve"][0]["heldout_tokens"]
     assert mlm["heldout_accuracy"] > 0.1 and head["heldout_accuracy"] > 0.1
+
+
+def test_mlm_small_ships_its_trimmed_vocabulary_and_half_precision_weights():
+    from safetensors import safe_open
+
+    from dreamlib.encoders import load_tokenizer
+    from dreamlib.vocab import MIN_COUNT, MLM_SMALL_VOCAB
+
+    entry = manifest()["encoders"]["mlm-small"]
+    folder = shipped_folder("mlm-small")
+    tokenizer = load_tokenizer("mlm-small")
+    config = json.loads((folder / "config.json").read_text())
+    assert len(tokenizer) == config["vocab_size"] == entry["vocabulary"]["tokens"] == MLM_SMALL_VOCAB
+    assert f"at least {MIN_COUNT} times" in entry["vocabulary"]["rule"]
+    assert tokenizer.pad_token_id == 0 and tokenizer.mask_token is not None
+    with safe_open(folder / "model.safetensors", "pt") as file:
+        assert {file.get_slice(k).get_dtype() for k in file.keys()} == {"F16"}
+    encoder = load_encoder(str(folder), autoencoder=True)  # how runs read it
+    assert {p.dtype for p in encoder.parameters()} == {torch.float32}  # trains in float32
+    # the manifest scores the weights as shipped: rounding them cost (almost) nothing
+    shipped = entry["as_shipped"]
+    assert shipped["dtype"] == "float16"
+    assert abs(shipped["heldout_loss"] - entry["best_heldout_loss"]) < 0.005 * entry["best_heldout_loss"]
 
 
 def test_the_mae_learned_to_reconstruct():
