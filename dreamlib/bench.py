@@ -80,6 +80,16 @@ def compiled(model: torch.nn.Module) -> torch.nn.Module:
     return torch.compile(model)
 
 
+def train_step(model, inputs, labels, optimizer, autocast) -> None:
+    """One training step as ``train`` takes it: forward (under ``autocast``), cross-entropy,
+    backward, optimizer step."""
+    with autocast:
+        loss = F.cross_entropy(model(*inputs), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1,
           precision: str = "fp32", compile: bool = False, device: str = "cpu",
           channels_last: bool = False) -> dict:
@@ -90,20 +100,12 @@ def bench(cfg: ModelConfig, batch_size: int = 2, steps: int = 5, warmup: int = 1
                                                            channels_last, device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = adam(params, lr=1e-4)
-
-    def step():
-        with autocast:
-            loss = F.cross_entropy(step_model(*inputs), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
     times = []
     for i in range(warmup + steps):
         if device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        step()
+        train_step(step_model, inputs, labels, optimizer, autocast)
         if device == "cuda":
             torch.cuda.synchronize()
         if i >= warmup:

@@ -148,6 +148,17 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type of --jobs/--threads: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one ``error:`` line (exit 2), like every other error."""
 
@@ -165,9 +176,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         if args.runs_dir or args.data_dir:
             raise ConfigError("--dry-run makes its own data and run store; leave out --runs-dir "
                               "and --data-dir")
+        if args.jobs is not None or args.threads is not None:
+            raise ConfigError("--dry-run trains one run at a time (each is sized to fill the dry "
+                              "run's memory budget); leave out --jobs and --threads")
         failed = dry_run(args.profile, args.only, args.output_dir)
     else:
-        failed = reproduce(args.profile, args.only, args.output_dir, args.runs_dir, args.data_dir)
+        failed = reproduce(args.profile, args.only, args.output_dir, args.runs_dir, args.data_dir,
+                           jobs=args.jobs, threads=args.threads)
     return 1 if failed else 0
 
 
@@ -218,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--output-dir", help="folder for results/ and figures/ (default: see docs)")
     rep.add_argument("--runs-dir", help="run store (default: <output-dir>/results/runs)")
     rep.add_argument("--data-dir", help="folder holding the datasets in their standard layouts")
+    rep.add_argument("--jobs", type=positive_int,
+                     help="runs trained at once, in separate processes, before the notebooks "
+                          "(default: from the machine, e.g. 2 on 2 CPU cores, 1 with a GPU; "
+                          "1: the notebooks train their runs one after another)")
+    rep.add_argument("--threads", type=positive_int,
+                     help="torch threads of each such process (default: the cores shared "
+                          "between the jobs; recorded in each run's metrics.json: results are "
+                          "bit-identical only at the same thread count)")
     rep.add_argument("--dry-run", action="store_true",
                      help="print the plan, then run every notebook at the profile's model sizes "
                           "on generated data, random-weight encoders and a few steps per run "

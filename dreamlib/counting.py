@@ -83,6 +83,25 @@ def count_flops(model: nn.Module, inputs: tuple) -> int:
     return int(counter.get_total_flops()) + sum(extra)
 
 
+_FLOPS_BY_CONFIG: dict[ModelConfig, int] = {}
+
+
+def config_flops(cfg: ModelConfig, model: nn.Module) -> int:
+    """:func:`count_flops` of ``model`` (built from ``cfg``) on one example, counted once per
+    configuration in a process.
+
+    Why: a worker of the batch trains the seeds of one configuration one after another, and
+    the count depends only on the configuration's shapes, not on weights, seed or the
+    example's values (MAE masks keep a fixed number of patches; an argmax always gives one id
+    per position). The example is drawn from a generator of its own, so counting, or skipping
+    the count, leaves torch's global random stream as it was."""
+    key = cfg.resolved()
+    if key not in _FLOPS_BY_CONFIG:
+        example = example_inputs(key, generator=torch.Generator().manual_seed(0))
+        _FLOPS_BY_CONFIG[key] = count_flops(model, example)
+    return _FLOPS_BY_CONFIG[key]
+
+
 def count(cfg: ModelConfig) -> dict:
     """Build ``cfg`` randomly initialised (offline) and count it: the ``count`` command."""
     torch.manual_seed(0)

@@ -11,6 +11,12 @@ executed copy intact (the partial one stays, showing where it stopped, until the
 this host removes it); a failed notebook's partial copy is kept as ``NN_name.failed.ipynb``
 (removed again by the next success), also leaving the previous good copy as it was.
 
+Several runs at once (:mod:`dreamlib.parallel`): before the notebooks, the runs of the plan not
+yet in the store are trained in a pool of ``jobs`` processes of ``threads`` torch threads each
+(by default chosen from the machine: 2 x 1 on 2 CPU cores, one job with a GPU); the notebooks
+then read them. With one job (and no ``threads`` asked for) nothing changes: the notebooks
+train their runs themselves, one after another.
+
 While it runs, one progress bar counts the finished runs of the batch's plan (the unique runs
 of the selected notebooks' grids) with an ETA; each notebook that succeeds records its wall
 time and how many of its runs it trained in ``results/timings.csv`` (the notebooks' own
@@ -25,6 +31,7 @@ run never overwrites the committed CPU results by accident.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -39,7 +46,8 @@ from .errors import ConfigError
 from .experiments import notebook_entries
 from .locks import HOST, pid_alive
 from .narrative import record_timing
-from .runs import METRICS_FILE, atomic_write_text, run_folder
+from .parallel import parallel_layout, train_in_pool
+from .runs import METRICS_FILE, RunConfig, atomic_write_text, run_folder
 from .runtime import NOTEBOOK_DIR, REPO, Context, context, default_output_dir
 from .schedule import unique_runs
 
@@ -160,11 +168,24 @@ def execute(notebook: Path, executed: Path, parameters: dict) -> str:
     return status
 
 
-def plan_folders(ctx: Context, selected: list[Path]) -> list[Path]:
-    """The run folders the selected notebooks train or read (their grids' unique runs, as
-    ``ctx`` trains them)."""
+def plan_runs(ctx: Context, selected: list[Path]) -> list[tuple[RunConfig, Path]]:
+    """The runs the selected notebooks train or read, as ``ctx`` trains them (their grids'
+    unique runs, shrunk in a dry run, with the context's data folder, as
+    :meth:`Context.run` passes them to :func:`dreamlib.schedule.run_entries`): (config, folder)
+    pairs in first-seen order."""
     entries = notebook_entries(ctx.profile, [path.name[:2] for path in selected])
-    return [run_folder(ctx.runs, ctx.trained_config(cfg)) for cfg in unique_runs(entries)]
+    runs: dict[str, tuple[RunConfig, Path]] = {}
+    for cfg in unique_runs(entries):
+        cfg = ctx.trained_config(cfg)
+        if ctx.data_dir:
+            cfg = dataclasses.replace(cfg, data_dir=ctx.data_dir)
+        runs.setdefault(cfg.run_hash(), (cfg, run_folder(ctx.runs, cfg)))
+    return list(runs.values())
+
+
+def plan_folders(ctx: Context, selected: list[Path]) -> list[Path]:
+    """The run folders the selected notebooks train or read (:func:`plan_runs`)."""
+    return [folder for _, folder in plan_runs(ctx, selected)]
 
 
 def finished(folders: list[Path]) -> int:
@@ -307,12 +328,59 @@ def claim_output_dir(ctx: Context) -> None:
                           "dreamlib reproduce`; the batch rewrites its own files here.\n")
 
 
+def plural(count: int, noun: str, suffix: str = "s") -> str:
+    return f"{count} {noun}{suffix if count != 1 else ''}"
+
+
+def layout(ctx: Context, jobs: int | None, threads: int | None) -> tuple[int, int]:
+    """(jobs, threads) of the batch: :func:`dreamlib.parallel.parallel_layout`, except that a
+    dry run left to choose trains one run at a time (each of its runs is fitted to the dry
+    run's whole memory budget, :data:`dreamlib.runtime.DRY_RUN_MEMORY`)."""
+    if ctx.overrides and jobs is None:
+        jobs = 1
+    return parallel_layout(jobs=jobs, threads=threads)
+
+
+def train_missing(ctx: Context, runs: list[tuple[RunConfig, Path]], jobs: int,
+                  threads: int, threads_asked: bool, log) -> None:
+    """Train the plan's runs that are not in the store yet in a pool of ``jobs`` processes x
+    ``threads`` threads (:func:`dreamlib.parallel.train_in_pool`), before the notebooks.
+
+    Every missing run goes to the pool, even one alone: a batch's runs then all have the
+    layout's thread count, whether the batch starts from an empty store or resumes a killed
+    one (a run is bit-identical to itself only at the same thread count). One job without a
+    thread count asked for trains nothing here: the notebooks train their runs themselves,
+    one after another, as the batch did before it had a pool."""
+    if jobs == 1 and not threads_asked:
+        return
+    missing = [(cfg, folder) for cfg, folder in runs if not (folder / METRICS_FILE).is_file()]
+    if not missing:
+        return
+    jobs = min(jobs, len(missing))
+    log(f"training {plural(len(missing), 'run')} in {plural(jobs, 'process', 'es')} x "
+        f"{plural(threads, 'thread')}")
+    start = time.time()
+    outcomes = train_in_pool(missing, jobs, threads, keep_checkpoints=not ctx.overrides,
+                             log=log)
+    counts = {kind: sum(outcome.split(":")[0] == kind for outcome in outcomes.values())
+              for kind in ("done", "held", "failed")}
+    held = f", {counts['held']} held by other workers" if counts["held"] else ""
+    log(f"trained {plural(counts['done'], 'run')}, {counts['failed']} failed{held} "
+        f"({time.time() - start:.0f}s)")
+
+
 def reproduce(profile: str, only: str | None = None, output_dir: str | None = None,
               runs_dir: str | None = None, data_dir: str | None = None, log=print,
-              progress: bool = True) -> int:
-    """Execute the notebooks; returns the number that failed."""
+              progress: bool = True, jobs: int | None = None,
+              threads: int | None = None) -> int:
+    """Execute the notebooks; returns the number that failed.
+
+    ``jobs`` x ``threads``: the processes and torch threads each that train the plan's
+    missing runs before the notebooks (:func:`train_missing`); left out, chosen from the
+    machine (:func:`layout`)."""
     ctx = context(profile, output_dir, runs_dir, data_dir)
     selected = notebooks(only)
+    jobs, threads_used = layout(ctx, jobs, threads)
     claim_output_dir(ctx)
     executed = ctx.out / "results" / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
@@ -320,9 +388,12 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
     parameters = {"profile": ctx.profile, "output_dir": os.path.relpath(ctx.out, NOTEBOOK_DIR),
                   "runs_dir": os.path.relpath(ctx.runs, NOTEBOOK_DIR), "data_dir": ctx.data_dir}
     summary = []
-    plan = plan_folders(ctx, selected)
+    runs = plan_runs(ctx, selected)
+    plan = [folder for _, folder in runs]
     log(f"[{profile}] {len(selected)} notebook(s), {len(plan)} run(s) in the plan")
     with RunProgress(plan, enabled=progress) as bar:
+        train_missing(ctx, runs, jobs, threads_used, threads is not None,
+                      lambda line: bar.write(f"[{profile}] {line}", log))
         for path in selected:
             start = time.time()
             bar.write(f"[{profile}] {path.name} ...", log)

@@ -33,11 +33,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .counting import count_flops, count_parameters, example_inputs
+from .counting import config_flops, count_parameters
 from .encoders import EMBEDDED_ENCODERS
 from .errors import ConfigError, DreamlibError
 from .locks import RunLock, main_process
-from .models import build_model, encoder_parameters
+from .models import build_model, channels_last, encoder_parameters
 from .provenance import device_name, versions
 from .runs import (CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunConfig,
                    atomic_torch_save, atomic_write_json, atomic_write_text, check_claimable,
@@ -373,9 +373,9 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         source = resolve_encoder_source(cfg)
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, pretrained=True, encoder_source=source)
+    model = channels_last(build_model(cfg.model, pretrained=True, encoder_source=source))
     counts = count_parameters(model)
-    flops = count_flops(model, example_inputs(cfg.model))
+    flops = config_flops(cfg.model, model)
     data = load_data(cfg)
     check_loaded_classes(cfg, data.num_classes)
     world, rank = accelerator.num_processes, accelerator.process_index
@@ -501,6 +501,7 @@ def _metrics(cfg: RunConfig, rows: list[dict], counts: dict, flops: int, acceler
         "seed": cfg.seed,
         "device": device_name(accelerator.device),
         "processes": accelerator.num_processes,
+        "threads": torch.get_num_threads(),
         "config": cfg.to_dict(),
         "run_hash": cfg.run_hash(),
         "versions": versions(),

@@ -228,8 +228,10 @@ def model_inputs(batch, task: str, device, augment: bool = False):
         images, labels = batch
         if augment:
             images = augment_batch(images)
-        # copy the uint8 batch (a quarter of the bytes; pinned by the loader on CUDA), then scale
-        return ((normalize_batch(images.to(device, non_blocking=True)),),
+        # copy the uint8 batch (a quarter of the bytes; pinned by the loader on CUDA), then scale;
+        # channels-last, the layout vision models train in (dreamlib.models.channels_last)
+        images = normalize_batch(images.to(device, non_blocking=True))
+        return ((images.contiguous(memory_format=torch.channels_last),),
                 labels.to(device, non_blocking=True))
     ids, mask, labels = batch
     return ((ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)),

@@ -24,6 +24,7 @@ from dreamlib.config import METHODS, TEXT_CHAINS, VISION_CHAINS, ModelConfig
 from dreamlib.counting import count, lstm_flops
 from dreamlib.errors import ConfigError, DreamlibError
 from dreamlib.models import build_model
+from dreamlib.vocab import MLM_SMALL_VOCAB
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -145,7 +146,7 @@ def test_count_is_the_built_model(cfg):
         fixed = 0
         if cfg.chain == "charcnn" and not cfg.straight_through:
             fixed = sum(c.adapter.proj.weight.numel() for c in model.connections)
-            assert fixed == cfg.blocks * cfg.width * 30522
+            assert fixed == cfg.blocks * cfg.width * MLM_SMALL_VOCAB
         assert result["trainable_params"] == result["params"] - result["encoder_params"] - fixed
         assert 0 < result["trainable_params"] < result["params"]
 
@@ -532,3 +533,31 @@ def test_cli_flags_map_to_config_fields():
 
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     assert set(MODEL_FLAG_FIELDS.values()) == fields
+
+
+@pytest.mark.parametrize("task", ["vision", "text"])
+def test_a_run_counts_its_configuration_once_without_touching_the_random_stream(task,
+                                                                               monkeypatch):
+    """``config_flops`` (what a run records): the count of the configuration, made once per
+    process (another seed's model reads it back) and drawing nothing from torch's global RNG,
+    so whether a run counts or reuses the count cannot change its numbers."""
+    cfg = ModelConfig(task=task, method="dreamnet", blocks=1, width=8, num_classes=3,
+                      **({"image_size": 16, "in_channels": 1} if task == "vision"
+                         else {"seq_len": 8}))
+    monkeypatch.setattr(counting, "_FLOPS_BY_CONFIG", {})
+    torch.manual_seed(0)
+    model = build_model(cfg, pretrained=False)
+    state = torch.get_rng_state()
+    flops = counting.config_flops(cfg, model)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert flops == counting.count_flops(model, counting.example_inputs(cfg)) > 0
+
+    def again(*_):
+        raise AssertionError("counted the same configuration twice")
+
+    monkeypatch.setattr(counting, "count_flops", again)
+    torch.manual_seed(1)  # another seed: other weights, same shapes
+    assert counting.config_flops(cfg, build_model(cfg, pretrained=False)) == flops
+    wider = dataclasses.replace(cfg, width=16)
+    with pytest.raises(AssertionError, match="twice"):  # another configuration is counted
+        counting.config_flops(wider, build_model(wider, pretrained=False))
