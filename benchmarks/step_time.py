@@ -30,11 +30,11 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from dreamlib.bench import bench, encoder_seconds, median_seconds  # noqa: E402
 from dreamlib.blocks import LinearHead  # noqa: E402
-from dreamlib.encoders import Tokens  # noqa: E402
 from dreamlib.config import ModelConfig  # noqa: E402
+from dreamlib.encoders import Tokens  # noqa: E402
+from dreamlib.models.vision import ResNetChain  # noqa: E402
 from dreamlib.paper import PAPER_ENCODERS  # noqa: E402
 from dreamlib.report import markdown  # noqa: E402
-from dreamlib.models.vision import ResNetChain  # noqa: E402
 from dreamlib.runs import atomic_write_text  # noqa: E402
 from dreamlib.train import adam  # noqa: E402
 
@@ -85,7 +85,6 @@ def linear_head_seconds(blocks: int, batch_size: int, steps: int, token_dim: int
         optimizer.step()
 
     seconds = median_seconds(step, max(steps, 5), warmup=2)  # short steps: more samples
-    del heads, optimizer
     return seconds
 
 

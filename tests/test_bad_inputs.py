@@ -583,17 +583,27 @@ def test_report_writers_cannot_write_outside_the_output_folder(tmp_path):
 # --------------------------------------------------------------------------- issue 14, by hand
 
 
-def test_a_failed_start_does_not_block_the_corrected_command(tree, capsys, one_thread):
+def test_a_failed_start_does_not_block_the_corrected_command(tree, capsys, one_thread,
+                                                             monkeypatch):
     """A run that fails after claiming its folder but before its first epoch gives the folder
     back as it was: a new folder disappears, an existing empty one stays empty, so the
-    corrected command is not refused with "holds a different run"."""
+    corrected command is not refused with "holds a different run". The breaker passes every
+    check made before the claim (a config and a weights file of a known name) and fails in
+    the real load, after the claim."""
+    from dreamlib import train
+
     encoder_without_weights(tree)
+    (tree / "enc-no-weights" / "pytorch_model.bin").write_bytes(b"not a checkpoint")
+    claims = []
+    claim = train.claim_folder
+    monkeypatch.setattr(train, "claim_folder", lambda *a: claims.append(a) or claim(*a))
     (tree / "runs" / "empty").mkdir()
     for out in (tree / "runs" / "new", tree / "runs" / "empty"):
         wrong = ["train", *SLEEPNET_FLAGS, "--encoder", str(tree / "enc-no-weights"),
                  "--out", str(out)]
-        assert main(wrong) == 2
-        assert "no weights" in capsys.readouterr().err
+        assert main(wrong) != 0
+        assert "pytorch_model.bin" in capsys.readouterr().err
+        assert claims and claims[-1][0] == out  # the folder had been claimed
         assert not out.exists() or list(out.iterdir()) == []
     assert main(["train", *RUN_FLAGS, "--out", str(tree / "runs" / "empty")]) == 0
     assert (tree / "runs" / "empty" / METRICS_FILE).is_file()

@@ -294,7 +294,10 @@ def finished_run(tmp_path_factory, one_thread):
     return folder
 
 
-def test_a_damaged_run_folder_is_an_error_line_or_a_finished_run(finished_run, monkeypatch):
+def damaged_copies(monkeypatch, source: Path, files, prefix: str, check) -> None:
+    """Copies of folder ``source`` in a fresh tree (the working directory), each with one
+    generated damage to one of ``files`` (derandomized: the same cases on every run), handed
+    to ``check(tree, n, copy)``."""
     import shutil
 
     with tempfile.TemporaryDirectory() as folder:
@@ -305,15 +308,21 @@ def test_a_damaged_run_folder_is_an_error_line_or_a_finished_run(finished_run, m
 
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow])
-        @given(how=damages(RUN_FILES))
+        @given(how=damages(files))
         def one_damage(how):
             name, kind, where, bad_number, wrong = how
-            run_dir = tree / f"run-{next(counter)}"
-            shutil.copytree(finished_run, run_dir)
-            damage(run_dir / name, kind, where, bad_number, wrong)
-            check_damaged(tree, [*BASELINE, "--out", str(run_dir)], run_dir)
+            n = next(counter)
+            copy = tree / f"{prefix}-{n}"
+            shutil.copytree(source, copy)
+            damage(copy / name, kind, where, bad_number, wrong)
+            check(tree, n, copy)
 
         one_damage()
+
+
+def test_a_damaged_run_folder_is_an_error_line_or_a_finished_run(finished_run, monkeypatch):
+    damaged_copies(monkeypatch, finished_run, RUN_FILES, "run", lambda tree, n, run_dir:
+                   check_damaged(tree, [*BASELINE, "--out", str(run_dir)], run_dir))
 
 
 @pytest.fixture(scope="module")
@@ -332,29 +341,13 @@ def encoder_folder(tmp_path_factory):
 @pytest.mark.parametrize("command", ["count", "train"])
 def test_a_damaged_encoder_folder_is_an_error_line_or_a_result(encoder_folder, command,
                                                                monkeypatch, one_thread):
-    import shutil
+    def check(tree: Path, n: int, encoder: Path) -> None:
+        flags = ["--model", "dreamnet", "--blocks", "1", "--encoder", str(encoder),
+                 "--image-size", "16"]
+        if command == "count":
+            check_damaged(tree, ["count", "--width", "4", *flags], None)
+        else:
+            out = tree / f"run-{n}"
+            check_damaged(tree, ["train", *TINY, *flags, "--out", str(out)], out)
 
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-        monkeypatch.chdir(tree)
-        counter = iter(range(10**6))
-
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow])
-        @given(how=damages(ENCODER_FILES))
-        def one_damage(how):
-            name, kind, where, bad_number, wrong = how
-            n = next(counter)
-            encoder = tree / f"encoder-{n}"
-            shutil.copytree(encoder_folder, encoder)
-            damage(encoder / name, kind, where, bad_number, wrong)
-            flags = ["--model", "dreamnet", "--blocks", "1", "--encoder", str(encoder),
-                     "--image-size", "16"]
-            if command == "count":
-                check_damaged(tree, ["count", "--width", "4", *flags], None)
-            else:
-                out = tree / f"run-{n}"
-                check_damaged(tree, ["train", *TINY, *flags, "--out", str(out)], out)
-
-        one_damage()
+    damaged_copies(monkeypatch, encoder_folder, ENCODER_FILES, "encoder", check)
