@@ -410,6 +410,18 @@ def test_linear_argmax_keeps_the_first_of_tied_maxima():
     assert encoders.linear_argmax(torch.tensor([[2.0, 0.0]]), weight).tolist() == [1]
 
 
+def test_linear_argmax_is_argmax_on_many_ties_and_nans():
+    """It reduces with max(dim=-1).indices (faster on CPU): the ids must be argmax's, also where
+    whole rows tie (small integer weights) and where a logit is NaN."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, (4, 50, 8), generator=generator).float()
+    weight = torch.randint(0, 2, (700, 8), generator=generator).float()
+    x[0, :5, 0] = float("nan")
+    weight[300, 1] = float("nan")
+    expected = torch.nn.functional.linear(x, weight).argmax(dim=-1)
+    assert torch.equal(encoders.linear_argmax(x, weight, rows=64), expected)
+
+
 TEXT_LM_MODELS = {
     "bert": lambda: transformers.BertForMaskedLM(transformers.BertConfig(**TINY_TEXT)),
     "roberta": lambda: transformers.RobertaForMaskedLM(transformers.RobertaConfig(
