@@ -322,6 +322,14 @@ def _text_data(cfg: PretrainConfig, data_dir, tokenizer=None):
             f"{len(train_idx)} training texts (seq_len {cfg.seq_len}) and the special tokens")}
     ids, mask = tokenize(texts, tokenizer, cfg.seq_len)
     held = fixed_masking(ids[held_idx], mask[held_idx], HELDOUT_MASK_SEED, tokenizer)
+    if not (held.labels != -100).any():  # a tiny corpus: its kept tokens, or none, never masked
+        why = (f" (a vocabulary of {len(tokenizer)} tokens, trimmed to what the "
+               f"{len(train_idx)} training texts use at least {VOCAB_MIN_COUNT} times, leaves "
+               "them [UNK]s and special tokens)") if "vocabulary" in extra else ""
+        raise ConfigError(
+            f"the {len(held_idx)} held-out texts of {cfg.encoder}'s pre-training hold no token "
+            f"to mask{why}; pre-train on more texts (a larger --max-items) or hold out more "
+            "(--heldout)")
     return ids[train_idx], mask[train_idx], held, extra, tokenizer
 
 

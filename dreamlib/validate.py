@@ -97,8 +97,11 @@ def min_seq_len(encoder: str) -> int:
     """The shortest ``seq_len`` a tokenizer fills with at least one real token."""
     if encoder in HUB_ARCHITECTURES:  # not downloaded just to check: every text family here
         return 3  # (BERT, RoBERTa, DistilBERT, XLNet) adds 2 special tokens
+    # mlm-small's tokenizer is MiniLM's trimmed (dreamlib.vocab): the same special tokens, and
+    # MiniLM's is there even before mlm-small is pre-trained or where its weights are missing
+    source = "minilm" if encoder == "mlm-small" else encoder
     try:
-        specials = load_tokenizer(encoder).num_special_tokens_to_add(pair=False)
+        specials = load_tokenizer(source).num_special_tokens_to_add(pair=False)
     except Exception:  # noqa: BLE001 - no tokenizer here: loading the data reports that
         return 1
     return specials + 1

@@ -384,3 +384,13 @@ def test_reconstruction_figure_shows_input_mask_and_reconstruction(mae_run):
     assert [fig.axes[i].get_ylabel() for i in (0, 3, 6, 9)] == [
         "original", "masked input (75%)", "reconstruction", "decoder output"]
     plt.close(fig)
+
+
+def test_a_corpus_too_small_for_its_vocabulary_is_one_clear_error(tmp_path):
+    """Twelve fortunes share almost no token five times: the trimmed vocabulary leaves the
+    held-out texts nothing to mask, which is refused before any training, naming the fix."""
+    cfg = PretrainConfig("mlm-small", "fortunes", epochs=1, max_items=16, heldout=4,
+                         batch_size=16, seq_len=14)
+    with pytest.raises(ConfigError, match=r"hold no token to mask.*--max-items"):
+        pretrain(cfg, tmp_path / "out", log=quiet)
+    assert not (tmp_path / "out" / "mlm-small").exists()
