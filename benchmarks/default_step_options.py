@@ -18,7 +18,10 @@ seeds' spread (one standard deviation).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import statistics
 import tempfile
 import time
@@ -32,7 +35,6 @@ from dreamlib.bench import bench  # noqa: E402
 from dreamlib.profiles import make_run_config  # noqa: E402
 from dreamlib.report import markdown  # noqa: E402
 from dreamlib.runs import atomic_write_text  # noqa: E402
-from dreamlib.train import train_run  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 SAMPLE = [(task, method) for task in ("vision", "text")
@@ -109,15 +111,20 @@ def argmax_reduction(repeats: int = 15) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracies(task: str, method: str, seeds: int) -> dict:
-    """Paired fp32 / bf16 accuracies of whole default-profile runs."""
+def accuracies(task: str, method: str, seeds: int, threads: int) -> dict:
+    """Paired fp32 / bf16 accuracies of whole default-profile runs, each in its own process
+    (Accelerate fixes a process's mixed precision at its first run)."""
     result = {"fp32": [], "bf16": []}
+    blocks = ["--blocks", "2"] if method in ("sleepnet", "dreamnet") else []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(seeds):
             for precision in result:
-                cfg = config(task, method, seed=seed, precision=precision)
-                metrics = train_run(cfg, Path(tmp) / f"{precision}-{seed}", log=lambda *_: None,
-                                    progress=False)
+                out = Path(tmp) / f"{precision}-{seed}"
+                subprocess.run([sys.executable, "-m", "dreamlib", "train", "--profile", "default",
+                                "--task", task, "--model", method, *blocks, "--seed", str(seed),
+                                "--precision", precision, "--out", str(out), "--quiet"],
+                               check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+                metrics = json.loads((out / "metrics.json").read_text())
                 result[precision].append(metrics["accuracy"])
     return result
 
@@ -133,11 +140,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     argmax = argmax_reduction()
     table = step_times(args.steps, args.warmup)
+    OUT.mkdir(exist_ok=True)
+    table.to_csv(OUT / "default_step_options.csv", index=False)
     checks = []
     for row in table.itertuples():
-        if row.bf16_speedup < args.adopt_speedup:
+        if row.bf16_speedup < args.adopt_speedup or args.seeds < 2:  # --seeds 0: speed only
             continue
-        acc = accuracies(row.task, row.model, args.seeds)
+        acc = accuracies(row.task, row.model, args.seeds, args.threads)
         diffs = [b - f for f, b in zip(acc["fp32"], acc["bf16"])]
         spread = statistics.stdev(acc["fp32"])
         checks.append({"task": row.task, "model": row.model, "seeds": args.seeds,
@@ -147,8 +156,6 @@ def main() -> None:
                        "fp32_seed_sd": round(spread, 4),
                        "within_spread": abs(statistics.mean(diffs)) <= spread})
         print(checks[-1], flush=True)
-    OUT.mkdir(exist_ok=True)
-    table.to_csv(OUT / "default_step_options.csv", index=False)
     text = (f"# Step options on the default profile's models\n\n"
             f"`benchmarks/default_step_options.py --steps {args.steps} --threads {args.threads} --seeds "
             f"{args.seeds}`: median `bench` training step, {args.threads} thread(s), "

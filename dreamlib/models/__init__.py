@@ -42,9 +42,10 @@ def channels_last(model: nn.Module) -> nn.Module:
     Why: the CPU chains have few channels (width 8: 8-64), and oneDNN's NCHW kernels for them
     are slow on one thread, the thread count the batch trains runs with on 2 cores: a
     default-profile ResNet18 training step took 0.21 s channels-last instead of 0.30-0.33 s, a
-    vision SleepNet-2 step 0.34 s instead of 0.49-0.55 s (at two threads the layout made no
-    difference; benchmarks/results/default_step_options.md). It is the layout cuDNN prefers
-    too. The function is the same; float rounding differs. Text models (no 4-D weights) are
+    vision SleepNet-2 step 0.34 s instead of 0.49-0.55 s; at two threads the layout made no
+    difference. The per-model table (benchmarks/results/default_step_options.md) is noisier:
+    channels-last faster for the chain and SleepNet-2, slower for the control and DreamNet-2.
+    It is the layout cuDNN prefers too. The function is the same; float rounding differs. Text models (no 4-D weights) are
     returned unchanged."""
     return model.to(memory_format=torch.channels_last)
 
