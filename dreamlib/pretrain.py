@@ -70,6 +70,7 @@ from .encoders import (
     minilm_masked_lm,
 )
 from .errors import ConfigError, DreamlibError, choice_error
+from .provenance import processor_name
 from .pretrain_data import (
     DATA_SEED,
     EVAL_BATCH,
@@ -504,7 +505,7 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
         "parameters": sum(p.numel() for p in model.parameters()),
         "threads": threads, "torch": torch.__version__, "wall_seconds": round(wall, 1),
         "python": sys.version.split()[0], "machine": platform.machine(),
-        "processor": _processor(),
+        "processor": processor_name(),
     }
     entry["transformers"] = transformers.__version__
     if cfg.encoder == MINILM_HEAD:
@@ -518,16 +519,6 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike | None = None, data_dir
     log(f"pretrain {cfg.encoder}: best epoch {entry['best_epoch']} (held-out loss "
         f"{entry['best_heldout_loss']:.4f}), wrote {folder} in {wall:.0f}s")
     return folder
-
-
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _write_files(model, name: str, folder: Path, tokenizer=None) -> None:

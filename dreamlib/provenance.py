@@ -27,6 +27,18 @@ RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data/__init__.py", "
 WEIGHTS_MANIFEST = "weights/MANIFEST.json"  # the shipped encoders' hashes: they decide results too
 
 
+def processor_name() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else platform's guess: recorded with
+    pre-trained weights, whose bit-identity holds on the same machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def device_name(device: torch.device) -> str:
     """A readable name of the device a run trained on (GPU model, or CPU and its threads)."""
     if device.type == "cuda":
