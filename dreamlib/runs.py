@@ -1,8 +1,9 @@
 """The run store: a run is a config, its hash names its folder, and nothing written is lost.
 
 A run folder holds ``config.json`` (what was asked), ``log.csv`` (one row per epoch),
-``checkpoint.pt`` (the last finished epoch) and ``metrics.json``, written last: a folder with
-``metrics.json`` is a finished run and is reused, never recomputed. Every file is written
+``checkpoint.pt`` (the last finished epoch), ``predictions.csv`` (every test example's label
+and predicted class: what a CI over the test set resamples) and ``metrics.json``, written
+last: a folder with ``metrics.json`` is a finished run and is reused, never recomputed. Every file is written
 atomically (temp file in the same folder, fsync, rename), so a kill at any moment leaves
 either the old file or the new one, never half of one (plus, at worst, a hidden temp file
 ``.<name>.<random>.tmp`` that the next start of the run removes under its lock, see
@@ -39,10 +40,11 @@ from .config import (
 )
 from .errors import ConfigError, choice_error
 
-CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE = (
-    "config.json", "metrics.json", "log.csv", "checkpoint.pt")
+CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE, PREDICTIONS_FILE = (
+    "config.json", "metrics.json", "log.csv", "checkpoint.pt", "predictions.csv")
+PREDICTION_COLUMNS = ("label", "prediction")
 HASH_LENGTH = 12
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE)
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, LOG_FILE, CHECKPOINT_FILE, PREDICTIONS_FILE)
 LOCK_FILES = ("lock.json", ".lock.json.recover")  # dreamlib.locks' LOCK_FILE and GUARD_FILE
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"  # atomic_write_bytes' temp files: .<name>.<random>.tmp
 DECAYS = ("constant", "cosine")  # learning rate after the warm-up
@@ -345,6 +347,49 @@ def check_metrics(metrics: dict, path: str | os.PathLike, require: tuple[str, ..
     if "accuracy" in require and not 0 <= metrics["accuracy"] <= 1:
         raise damaged(path, f"accuracy {metrics['accuracy']!r} is not in 0..1", fix)
     return metrics
+
+
+def write_predictions(folder: str | os.PathLike, labels, predictions, accuracy: float) -> Path:
+    """Write ``predictions.csv``: one row per test example, in test-set order, with its label
+    and the predicted class. ``accuracy`` is the one going into metrics.json; the two must
+    agree (a mismatch is a bug, refused before anything is written)."""
+    labels, predictions = ([int(v) for v in values] for values in (labels, predictions))
+    if len(labels) != len(predictions) or not labels:
+        raise ValueError(f"one prediction per test example is needed: got {len(labels)} labels "
+                         f"and {len(predictions)} predictions")
+    hits = sum(a == b for a, b in zip(labels, predictions))
+    if abs(hits / len(labels) - accuracy) > 1e-9:
+        raise ValueError(f"the predictions score {hits / len(labels)!r}, not the accuracy "
+                         f"{accuracy!r} reported for them")
+    path = Path(folder) / PREDICTIONS_FILE
+    rows = "".join(f"{a},{b}\n" for a, b in zip(labels, predictions))
+    atomic_write_text(path, ",".join(PREDICTION_COLUMNS) + "\n" + rows)
+    return path
+
+
+def read_predictions(folder: str | os.PathLike) -> tuple[list[int], list[int]] | None:
+    """(labels, predictions) of a finished run's test set, or None for a run that kept none
+    (made before runs kept them). A file that does not hold two columns of class ids, one row
+    per example, is damage."""
+    path = Path(folder) / PREDICTIONS_FILE
+    fix = (f"delete it and {Path(folder) / METRICS_FILE}, then rerun: the run re-scores its "
+           "checkpoint, or trains again without one")
+    text = _read_text(path, fix)
+    if text is None:
+        return None
+    lines = text.splitlines()
+    if not lines or tuple(lines[0].split(",")) != PREDICTION_COLUMNS:
+        raise damaged(path, f"its header is not {','.join(PREDICTION_COLUMNS)}", fix)
+    labels, predictions = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = line.split(",")
+        if len(cells) != 2 or not all(c.isascii() and c.isdigit() for c in cells):
+            raise damaged(path, f"line {number} ({line[:40]!r}) is not two class ids", fix)
+        labels.append(int(cells[0]))
+        predictions.append(int(cells[1]))
+    if not labels:
+        raise damaged(path, "it holds no examples", fix)
+    return labels, predictions
 
 
 def read_log_rows(folder: str | os.PathLike, epochs: int) -> list[dict]:

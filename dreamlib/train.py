@@ -42,7 +42,7 @@ from .provenance import device_name, versions
 from .runs import (CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunConfig,
                    atomic_torch_save, atomic_write_json, atomic_write_text, check_claimable,
                    claim_folder, damaged, load_metrics, read_log_rows, release_unstarted,
-                   remove_temp_files)
+                   remove_temp_files, write_predictions)
 from .shipped import shipped_folder
 from .transforms import collate, load_data, mixup, model_inputs
 from .validate import check_loaded_classes, check_run
@@ -253,21 +253,30 @@ def batch_loader(dataset: Dataset, batches: list[torch.Tensor], workers: int = 0
 
 
 def evaluate(model: nn.Module, dataset: Dataset, task: str, batch_size: int, accelerator,
-             workers: int = 0) -> float:
-    """Test accuracy (0–1); each process scores a strided shard, counts are summed."""
+             workers: int = 0) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """Test accuracy (0–1) with every example's label and predicted class, in test-set order.
+
+    Each process scores a strided shard; the shards' predictions are put back in place and
+    summed across processes, so every process gets the whole test set's predictions (what
+    :func:`dreamlib.runs.write_predictions` keeps for the test-set bootstrap)."""
     model.eval()
-    indices = torch.arange(len(dataset))[accelerator.process_index::accelerator.num_processes]
-    counts = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
+    size = len(dataset)
+    indices = torch.arange(size)[accelerator.process_index::accelerator.num_processes]
+    # label + 1 and prediction + 1 at this process's positions, zeros elsewhere: the sum over
+    # processes fills every position exactly once
+    placed = torch.zeros(2, size, dtype=torch.int64, device=accelerator.device)
     with torch.no_grad():
-        for batch in batch_loader(dataset, list(indices.split(batch_size)), workers,
-                                  accelerator.device):
+        for rows, batch in zip(indices.split(batch_size),
+                               batch_loader(dataset, list(indices.split(batch_size)), workers,
+                                            accelerator.device)):
             inputs, labels = model_inputs(batch, task, accelerator.device)
             with accelerator.autocast():
                 logits = model(*inputs)
-            counts[0] += (logits.argmax(dim=-1) == labels).sum()
-            counts[1] += len(labels)
-    counts = accelerator.reduce(counts, reduction="sum")
-    return float(counts[0] / counts[1])
+            placed[0, rows] = labels.to(torch.int64) + 1
+            placed[1, rows] = logits.argmax(dim=-1).to(torch.int64) + 1
+    placed = accelerator.reduce(placed, reduction="sum").cpu() - 1
+    labels, predictions = placed[0], placed[1]
+    return float((labels == predictions).double().mean()), labels, predictions
 
 
 BN_CALIBRATION_EXAMPLES = 4096  # training examples whose statistics BatchNorm uses at evaluation
@@ -428,10 +437,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         tick = time.time()
         accuracy = None
         if evaluates(cfg, epoch):
-            recalibrate_batch_norm(accelerator.unwrap_model(model), data.train, cfg.model.task,
-                                   cfg.batch_size, accelerator, cfg.seed, workers=cfg.workers)
-            accuracy = evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator,
-                                cfg.workers)
+            accuracy, *scored = _final_evaluation(model, data, cfg, accelerator)
         # a finite loss can still leave non-finite weights (one step with a huge --lr): such
         # an epoch must never be checkpointed, nor end in a finished run
         broken = [name for name, tensor in accelerator.unwrap_model(model).state_dict().items()
@@ -460,10 +466,23 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         accelerator.wait_for_everyone()
 
     metrics = _metrics(cfg, rows, counts, flops, accelerator, folder)
+    if start == cfg.epochs:  # resumed after the last epoch: its predictions were not kept
+        _, *scored = _final_evaluation(model, data, cfg, accelerator)
     if accelerator.is_main_process:
+        # the predictions first: a finished run (metrics.json) always has them
+        write_predictions(folder, *scored, accuracy=metrics["accuracy"])
         atomic_write_json(folder / METRICS_FILE, metrics)
     accelerator.wait_for_everyone()
     return metrics
+
+
+def _final_evaluation(model, data, cfg: RunConfig, accelerator):
+    """BatchNorm recalibrated to the current weights, then :func:`evaluate` on the test set:
+    (accuracy, labels, predictions). Deterministic, so a resumed run that re-scores its last
+    epoch gets the predictions it would have kept."""
+    recalibrate_batch_norm(accelerator.unwrap_model(model), data.train, cfg.model.task,
+                           cfg.batch_size, accelerator, cfg.seed, workers=cfg.workers)
+    return evaluate(model, data.test, cfg.model.task, cfg.batch_size, accelerator, cfg.workers)
 
 
 def evaluates(cfg: RunConfig, epoch: int) -> bool:

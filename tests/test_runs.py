@@ -18,8 +18,10 @@ from dreamlib import runs
 from dreamlib.config import ModelConfig
 from dreamlib.errors import ConfigError
 from dreamlib.profiles import make_run_config
-from dreamlib.runs import (CONFIG_FILE, RunConfig, atomic_torch_save, atomic_write_json,
-                           atomic_write_text, claim_folder, load_metrics, read_json, run_folder)
+from dreamlib.runs import (CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE, RunConfig,
+                           atomic_torch_save, atomic_write_json, atomic_write_text, claim_folder,
+                           load_metrics, read_json, read_predictions, run_folder,
+                           write_predictions)
 
 
 def with_model(cfg: RunConfig, **changes) -> RunConfig:
@@ -245,3 +247,47 @@ def test_atomic_torch_save_keeps_the_old_checkpoint_when_interrupted(tmp_path, m
     state = torch.load(target, weights_only=True)
     assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
     assert leftovers(tmp_path) == []
+
+
+# ---- predictions.csv ---------------------------------------------------------------------------
+
+
+def test_predictions_round_trip(tmp_path):
+    path = write_predictions(tmp_path, [0, 1, 2, 1], [0, 2, 2, 1], accuracy=0.75)
+    assert path == tmp_path / PREDICTIONS_FILE
+    assert path.read_text() == "label,prediction\n0,0\n1,2\n2,2\n1,1\n"
+    assert read_predictions(tmp_path) == ([0, 1, 2, 1], [0, 2, 2, 1])
+
+
+def test_a_run_without_predictions_reads_as_none(tmp_path):
+    assert read_predictions(tmp_path) is None
+
+
+@pytest.mark.parametrize("labels, predictions, accuracy, match", [
+    ([0, 1], [0], 0.5, "one prediction per test example"),
+    ([], [], 0.0, "one prediction per test example"),
+    ([0, 1], [0, 0], 1.0, "score 0.5, not the accuracy 1.0"),
+])
+def test_predictions_that_disagree_with_the_run_are_refused(tmp_path, labels, predictions,
+                                                            accuracy, match):
+    with pytest.raises(ValueError, match=match):
+        write_predictions(tmp_path, labels, predictions, accuracy)
+    assert not (tmp_path / PREDICTIONS_FILE).exists()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "its header is not label,prediction"),
+    ("label,guess\n0,1\n", "its header is not label,prediction"),
+    ("label,prediction\n", "it holds no examples"),
+    ("label,prediction\n0,1\n2\n", "line 3 ('2') is not two class ids"),
+    ("label,prediction\n0,-1\n", "line 2 ('0,-1') is not two class ids"),
+    (b"label,prediction\n\xff,1\n", "byte 17 is not UTF-8 text"),
+])
+def test_damaged_predictions_are_one_error_naming_the_file_and_the_fix(tmp_path, text, problem):
+    path = tmp_path / PREDICTIONS_FILE
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError) as caught:
+        read_predictions(tmp_path)
+    message = str(caught.value)
+    assert str(path) in message and problem in message
+    assert f"delete it and {tmp_path / METRICS_FILE}, then rerun" in message

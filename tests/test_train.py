@@ -26,7 +26,8 @@ from dreamlib.cli import main
 from dreamlib.errors import DreamlibError
 from dreamlib.models import build_model
 from dreamlib.profiles import make_run_config
-from dreamlib.runs import CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE, RunConfig
+from dreamlib.runs import (CHECKPOINT_FILE, CONFIG_FILE, LOG_FILE, METRICS_FILE,
+                           PREDICTIONS_FILE, RunConfig, read_predictions)
 from dreamlib.train import TrainingDiverged, train_run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,6 +140,43 @@ def test_metrics_json_holds_the_documented_fields(learned):
     assert float(last["test_accuracy"]) == on_disk["accuracy"]
     assert float(last["train_loss"]) == on_disk["train_loss"]
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_finished_run_keeps_every_test_prediction(learned):
+    """predictions.csv: one row per test example, in test-set order, whose hits give the
+    accuracy of metrics.json; the labels are the test split's."""
+    cfg, folder, metrics, _ = learned
+    labels, predictions = read_predictions(folder)
+    assert len(labels) == len(predictions) == cfg.max_test
+    hits = sum(a == b for a, b in zip(labels, predictions))
+    assert hits / len(labels) == metrics["accuracy"]
+    data = train.load_data(cfg)
+    assert labels == [int(data.test[i][1]) for i in range(len(data.test))]
+    assert set(predictions) <= set(range(data.num_classes))
+    assert (folder / PREDICTIONS_FILE).read_text().startswith("label,prediction\n")
+
+
+def test_a_run_stopped_before_its_predictions_scores_them_on_resume(tmp_path, monkeypatch):
+    """Stopped after the last epoch's checkpoint but before predictions.csv: the rerun
+    re-scores the checkpoint (no training) and writes the predictions an uninterrupted run
+    writes."""
+    cfg = baseline(epochs=2)
+    folder = tmp_path / "run"
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # as if killed right here
+
+    monkeypatch.setattr(train, "write_predictions", stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, folder, log=quiet, progress=False)
+    monkeypatch.undo()
+    assert not (folder / METRICS_FILE).exists() and not (folder / PREDICTIONS_FILE).exists()
+    lines: list[str] = []
+    train_run(cfg, folder, log=lines.append, progress=False)
+    assert not any("epoch 1/" in line or "epoch 2/" in line for line in lines), lines
+    train_run(cfg, tmp_path / "whole", log=quiet, progress=False)
+    assert read_predictions(folder) == read_predictions(tmp_path / "whole")
+    assert metrics_of(folder)["accuracy"] == metrics_of(tmp_path / "whole")["accuracy"]
 
 
 def test_checkpoint_leaves_out_the_frozen_encoder(learned):
