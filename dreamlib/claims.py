@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from . import paper
+from . import experiments, paper
 from .config import DEFAULT_CHAIN, ModelConfig
 from .counting import count, paper_model_config
 from .experiments import MAIN_BLOCKS
 from .report import frame
-from .stats import PairedDifference, judge, paired_difference, seeds_for_half_width, slope
+from .runs import read_predictions
+from .stats import (PairedDifference, judge, paired_difference, seeds_for_half_width, slope,
+                    two_level_bootstrap)
 
 ALPHA = 0.05  # family-wise error rate across the claims (Holm)
 TARGET_HALF_WIDTH = 1.0  # accuracy points: the protocol's aim for a comparison's 95 % CI
@@ -54,6 +57,52 @@ def paired(df: pd.DataFrame, a: dict, b: dict):
     return paired_difference(left[seeds].to_numpy(), right[seeds].to_numpy())
 
 
+def _scores(df: pd.DataFrame, seeds: list[int], **fields) -> np.ndarray | None:
+    """(seeds × test examples) per-example scores in points (100 correct, 0 wrong) of the
+    selected runs, one run per seed; None when a run kept no predictions (made before runs
+    kept them) or the runs were scored on different test sets."""
+    rows = _select(df, **fields).drop_duplicates("seed").set_index("seed")
+    scored = []
+    for seed in seeds:
+        folder = rows.at[seed, "folder"] if "folder" in rows else None
+        kept = read_predictions(folder) if folder else None
+        if kept is None:
+            return None
+        scored.append(kept)
+    if any(labels != scored[0][0] for labels, _ in scored):
+        return None
+    return np.array([[100.0 * (y == p) for y, p in zip(*kept)] for kept in scored])
+
+
+def paired_bootstrap(df: pd.DataFrame, a: dict, b: dict):
+    """The two-level bootstrap interval of a − b (seeds and test examples resampled,
+    :func:`dreamlib.stats.two_level_bootstrap`) over the seeds both ran; None when
+    :func:`paired` has no result or a run kept no predictions."""
+    left, right = seed_values(df, **a), seed_values(df, **b)
+    seeds = sorted(set(left.index) & set(right.index))
+    if len(seeds) < MIN_PAIRS:
+        return None
+    first, second = _scores(df, seeds, **a), _scores(df, seeds, **b)
+    if first is None or second is None or first.shape != second.shape:
+        return None
+    return two_level_bootstrap(first, second)
+
+
+def _comparison(name: str, df: pd.DataFrame, a: dict, b: dict, task: str) -> dict:
+    """A claim "a beats b": the seed-paired t result and, beside it, the interval that also
+    resamples the test examples."""
+    return {**_claim(name, paired(df, a, b), task=task), "bootstrap": paired_bootstrap(df, a, b)}
+
+
+def _common_seeds(df: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The rows of the seeds that ran at every value of ``level``: a trend compares levels,
+    so each level gets the same seeds (a level with more seeds would weigh more, and a
+    seed's luck would move the slope)."""
+    seeds = set.intersection(*(set(group["seed"]) for _, group in df.groupby(level))) \
+        if len(df) else set()
+    return df[df["seed"].isin(seeds)]
+
+
 def _points_slope(x: list[float], y: list[float]):
     """Slope of y on x over seed-level points; None below ``MIN_POINTS`` points or
     ``MIN_LEVELS`` distinct x values (three points on two levels fit a line exactly)."""
@@ -63,27 +112,39 @@ def _points_slope(x: list[float], y: list[float]):
 
 
 def block_trend(df: pd.DataFrame, method: str):
-    """Slope of accuracy on the block count M over every (M, seed) run of ``method``."""
-    rows = _select(df, method=method)
+    """Slope of accuracy on the block count M over the (M, seed) runs of ``method``, with
+    the seeds that ran at every M."""
+    rows = _common_seeds(_select(df, method=method).drop_duplicates(["blocks", "seed"]), "blocks")
     return _points_slope(rows["blocks"].astype(float).tolist(), rows["accuracy"].tolist())
 
 
 def chain_trend(df: pd.DataFrame, task: str, method: str):
-    """Slope of ``method``'s accuracy on its chain's own accuracy (Fig 7), paired by chain and
-    seed: does a better chain alone give a better SleepNet/DreamNet?"""
+    """Slope of ``method``'s accuracy on its chain's accuracy (Fig 7): does a better chain
+    alone give a better SleepNet/DreamNet? x is each chain's level (its mean accuracy over
+    the seeds), y each seed's accuracy with that chain; the seeds are those that ran every
+    chain alone and with ``method``."""
     part = _select(df, task=task)
-    base = part[part["method"] == "baseline"].groupby(["chain", "seed"])["accuracy"].mean()
-    ours = part[part["method"] == method].groupby(["chain", "seed"])["accuracy"].mean()
-    keys = sorted(set(base.index) & set(ours.index))
-    return _points_slope([base[k] for k in keys], [ours[k] for k in keys])
+    part = part[part["method"].isin(["baseline", method])].drop_duplicates(
+        ["chain", "method", "seed"])
+    complete = part.groupby(["chain", "seed"]).filter(lambda g: len(g) == 2)
+    complete = _common_seeds(complete, "chain")
+    if complete.empty:
+        return None
+    level = complete[complete["method"] == "baseline"].groupby("chain")["accuracy"].mean()
+    ours = complete[complete["method"] == method]
+    return _points_slope([level[c] for c in ours["chain"]], ours["accuracy"].tolist())
 
 
-def _describe(result, unit: str) -> str:
+def _describe(result, unit: str, bootstrap=None) -> str:
     if result is None:
         return (f"too few runs: a comparison needs {MIN_PAIRS} paired seeds, a trend "
-                f"{MIN_POINTS} runs over {MIN_LEVELS} levels")
-    return (f"{result.estimate:+.2f} {unit} [{result.low:+.2f}, {result.high:+.2f}], "
+                f"{MIN_POINTS} runs over {MIN_LEVELS} levels with the same seeds at each")
+    text = (f"{result.estimate:+.2f} {unit} [{result.low:+.2f}, {result.high:+.2f}], "
             f"n={result.n}")
+    if bootstrap is not None:
+        text += (f"; with the test set [{bootstrap.low:+.2f}, {bootstrap.high:+.2f}] "
+                 f"({bootstrap.examples:,} examples)")
+    return text
 
 
 def method_claims(records: list[dict], task: str) -> list[dict]:
@@ -95,20 +156,22 @@ def method_claims(records: list[dict], task: str) -> list[dict]:
     sleep, dream = {"method": "sleepnet", "blocks": m}, {"method": "dreamnet", "blocks": m}
     control = {"method": "features"}
     specs = [
-        (f"SleepNet-{m} beats the chain alone ({task})", paired(df, sleep, base)),
-        (f"DreamNet-{m} beats the chain alone ({task})", paired(df, dream, base)),
-        (f"DreamNet-{m} beats SleepNet-{m} ({task})", paired(df, dream, sleep)),
-        (f"SleepNet-{m} beats the encoder's features alone ({task}; our control)",
-         paired(df, sleep, control)),
+        (f"SleepNet-{m} beats the chain alone ({task})", sleep, base),
+        (f"DreamNet-{m} beats the chain alone ({task})", dream, base),
+        (f"DreamNet-{m} beats SleepNet-{m} ({task})", dream, sleep),
+        (f"SleepNet-{m} beats the encoder's features alone ({task}; our control)", sleep,
+         control),
     ]
-    return [_claim(name, result) for name, result in specs] + block_claims(records, task)
+    df = _select(df, task=task)
+    return ([_comparison(name, df, a, b, task) for name, a, b in specs]
+            + block_claims(records, task))
 
 
 def block_claims(records: list[dict], task: str) -> list[dict]:
     """Section 4.6.2: accuracy grows with the number of blocks M (slope over M and seeds)."""
     df = _select(frame(records), task=task)
     return [_claim(f"{name} accuracy grows with M ({task})", block_trend(df, method),
-                   unit="points per block")
+                   unit="points per block", task=task)
             for name, method in (("SleepNet", "sleepnet"), ("DreamNet", "dreamnet"))]
 
 
@@ -116,7 +179,7 @@ def chain_claims(records: list[dict]) -> list[dict]:
     """Fig 7: a better chain alone gives a better SleepNet / DreamNet (slope over chains)."""
     df = frame(records)
     return [_claim(f"better chain → better {name} ({task})", chain_trend(df, task, method),
-                   unit="points per point")
+                   unit="points per point", task=task)
             for task in ("vision", "text") for method, name in (("sleepnet", "SleepNet"),
                                                                 ("dreamnet", "DreamNet"))]
 
@@ -131,20 +194,21 @@ def encoder_claims(records: list[dict]) -> list[dict]:
             variants = list(dict.fromkeys(rows["variant"]))
             untrained = [v for v in variants if "untrained" in v]
             trained = [v for v in variants if v not in untrained]
-            result = None
+            claim = f"a pre-trained encoder beats an untrained one ({name}, {task})"
             if untrained and trained:
-                result = paired(rows, {"variant": trained[0]}, {"variant": untrained[0]})
-            out.append(_claim(f"a pre-trained encoder beats an untrained one ({name}, {task})",
-                              result))
+                out.append(_comparison(claim, rows, {"variant": trained[0]},
+                                       {"variant": untrained[0]}, task))
+            else:
+                out.append(_claim(claim, None, task=task))
     return out
 
 
 def freeze_claims(records: list[dict]) -> list[dict]:
     """Fig 9: a frozen encoder beats an unfrozen one, paired by seed."""
     df = frame(records)
-    return [_claim(f"frozen beats unfrozen ({name}, {task})",
-                   paired(_select(df, task=task, method=method),
-                          {"variant": "frozen"}, {"variant": "unfrozen"}))
+    return [_comparison(f"frozen beats unfrozen ({name}, {task})",
+                        _select(df, task=task, method=method),
+                        {"variant": "frozen"}, {"variant": "unfrozen"}, task)
             for task in ("vision", "text") for method, name in (("sleepnet", "SleepNet"),
                                                                 ("dreamnet", "DreamNet"))]
 
@@ -187,13 +251,19 @@ def efficiency_claims(records: list[dict]) -> list[dict]:
     return out
 
 
-def _claim(name: str, result, unit: str = "points") -> dict:
-    """A claim row before the family's adjustment (see :func:`judge_all`)."""
-    return {"claim": name, "result": result, "unit": unit}
+def _claim(name: str, result, unit: str = "points", task: str | None = None) -> dict:
+    """A claim row before the family's adjustment (see :func:`judge_all`); ``task``: the
+    task whose encoder the claim rests on (None: it rests on none)."""
+    return {"claim": name, "result": result, "unit": unit, "task": task}
 
 
 def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
-    """Verdicts for every claim row, Holm-adjusted across the testable ones."""
+    """Verdicts for every claim row, Holm-adjusted across the testable ones.
+
+    A comparison whose runs kept their test predictions must also clear the test set's own
+    noise: a verdict the seeds give (Holm-adjusted p below ``alpha``) stays only when the
+    two-level bootstrap interval (seeds and test examples) excludes zero too; else it is
+    inconclusive."""
     testable = {c["claim"]: c["result"] for c in claims if c.get("result") is not None}
     verdicts = judge(testable, alpha)
     out = []
@@ -203,16 +273,97 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
             continue
         result, v = c["result"], verdicts.get(c["claim"])
         if v is None:
-            out.append({"claim": c["claim"], "verdict": NOT_TESTABLE, "estimate": math.nan,
+            out.append({"claim": c["claim"], "premise": c.get("premise"),
+                        "verdict": NOT_TESTABLE, "estimate": math.nan,
                         "low": math.nan, "high": math.nan, "p_value": math.nan,
                         "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"]),
                         "seeds_for_target": None})
             continue
-        out.append({"claim": c["claim"], "verdict": v.verdict, "estimate": v.estimate,
+        boot = c.get("bootstrap")
+        verdict = v.verdict
+        if verdict != "inconclusive" and boot is not None and not boot.excludes_zero():
+            verdict = "inconclusive"  # the seeds agree, but another test set might not
+        out.append({"claim": c["claim"], "premise": c.get("premise"),
+                    "verdict": verdict, "estimate": v.estimate,
                     "low": v.low, "high": v.high, "p_value": v.p_value, "p_holm": v.adjusted_p,
-                    "n": result.n, "evidence": _describe(result, c["unit"]),
+                    "n": result.n, "evidence": _describe(result, c["unit"], boot),
+                    "test_low": math.nan if boot is None else boot.low,
+                    "test_high": math.nan if boot is None else boot.high,
                     "seeds_for_target": _seeds_for_target(result)})
     return out
+
+
+PREMISE_NOT_MET = "premise not met"
+
+
+def premise(records: list[dict], task: str) -> dict | None:
+    """The paper's premise for ``task``, from a main table's runs: the pre-trained encoder
+    the methods connect to is a better classifier, fine-tuned, than the chain it is meant to
+    help (MAE-B above ResNet18 in the paper's Table 3). A claim that rests on an encoder
+    which is not cannot speak for the paper: a null may only say that the encoder was weak.
+    None without the runs (a fine-tuned encoder row and chain rows)."""
+    df = _select(frame(records), task=task) if records else pd.DataFrame()
+    if df.empty:
+        return None
+    chain = seed_values(df, method="baseline", chain=DEFAULT_CHAIN[task])
+    tuned = seed_values(df, method="finetune")
+    if chain.empty or tuned.empty:
+        return None
+    return {"task": task, "encoder": _select(df, method="finetune")["encoder"].iloc[0],
+            "finetuned": float(tuned.mean()), "chain": float(chain.mean()),
+            "met": bool(tuned.mean() > chain.mean())}
+
+
+def family(records_of) -> list[dict]:
+    """Every claim of the paper (and our control), before judging, from the records of the
+    experiments that test them; ``records_of(grid)`` returns the records of
+    ``grid(profile)``: a context's ``run`` (trains what is missing) or ``finished`` (reads).
+    Each claim that rests on a task's encoder carries that task's :func:`premise`."""
+    vision, text = records_of(experiments.table3_vision), records_of(experiments.table4_text)
+    premises = {"vision": premise(vision, "vision"), "text": premise(text, "text")}
+    claims = (method_claims(vision, "vision") + method_claims(text, "text")
+              + chain_claims(records_of(experiments.fig7_chains))
+              + encoder_claims(records_of(experiments.fig8_encoders))
+              + freeze_claims(records_of(experiments.fig9_freeze))
+              + efficiency_claims(records_of(experiments.table5_efficiency)))
+    return [{**c, "premise": premises.get(c.get("task"))} for c in claims]
+
+
+def judged_family(ctx, train: bool = False) -> list[dict]:
+    """The verdict of every claim, Holm-adjusted across the whole family: the one verdict
+    results/claims.md and every notebook show. ``train``: train the runs the store lacks
+    (notebook 10); else read only the finished ones (the other pages)."""
+    runs = ctx.run if train else ctx.finished
+    judged = judge_all(family(lambda grid: runs(grid(ctx.profile))))
+    testable = sum(not math.isnan(c["p_holm"]) for c in judged)
+    return [{**c, "holm_over": testable} for c in judged]
+
+
+def on_this_page(ctx, page_claims: list[dict]) -> list[dict]:
+    """A notebook's claims with the family's verdicts (:func:`judged_family`), so that a
+    claim reads the same on every page and in results/claims.md. A claim whose runs here
+    differ from the family's (the notebook's parameters were changed) is judged on this
+    page's runs, Holm-adjusted over this page's claims, and says so (``scope``)."""
+    shared = {c["claim"]: c for c in judged_family(ctx)}
+    page = judge_all(page_claims)
+    testable = sum(not math.isnan(c["p_holm"]) for c in page)
+    out = []
+    for own in page:
+        same = shared.get(own["claim"])
+        if same is not None and same["evidence"] == own["evidence"]:
+            out.append({**same, "scope": "family"})
+        else:
+            out.append({**own, "scope": "page", "holm_over": testable})
+    return out
+
+
+def verdict_text(judged: dict) -> str:
+    """A judged claim's verdict as pages print it: with "premise not met" beside it when the
+    encoder it rests on does not beat the chain (:func:`premise`)."""
+    held = judged.get("premise")
+    if held is not None and not held["met"] and judged["verdict"] != NOT_TESTABLE:
+        return f"{judged['verdict']} ({PREMISE_NOT_MET})"
+    return judged["verdict"]
 
 
 def _seeds_for_target(result) -> int | None:
@@ -227,26 +378,53 @@ def _seeds_text(seeds: int | None) -> str:
     return "" if seeds is None else str(seeds)
 
 
+def premise_lines(judged: list[dict]) -> list[str]:
+    """One Markdown line per task premise the claims rest on (:func:`premise`)."""
+    held = {c["premise"]["task"]: c["premise"] for c in judged if c.get("premise")}
+    lines = []
+    for task, p in held.items():
+        if p["met"]:
+            lines.append(f"- Premise ({task}): `{p['encoder']}` fine-tuned reaches "
+                         f"{p['finetuned']:.1f} %, above the chain's {p['chain']:.1f} %.")
+        else:
+            lines.append(f"- Premise ({task}): `{p['encoder']}` fine-tuned reaches "
+                         f"{p['finetuned']:.1f} %, below the chain's {p['chain']:.1f} %: the "
+                         f"claims that rest on it say \"{PREMISE_NOT_MET}\" (a null there may "
+                         "only say that this encoder is weak, not that the paper's claim fails).")
+    return lines
+
+
 def what_we_see(judged: list[dict]) -> str:
     """A notebook's closing "what we see", written from its judged claims (Markdown), so that
-    it never goes stale: one line per claim with its effect, CI and verdict."""
+    it never goes stale: one line per claim with its effect, CI and verdict, then which
+    family Holm's adjustment covered (:func:`on_this_page`)."""
     lines = []
     for c in judged:
         if c["verdict"] == NOT_TESTABLE:
             lines.append(f"- {c['claim']}: not testable here ({c['evidence']}).")
             continue
-        lines.append(f"- {c['claim']}: {c['evidence']} → **{c['verdict']}**"
+        lines.append(f"- {c['claim']}: {c['evidence']} → **{verdict_text(c)}**"
                      + ("" if math.isnan(c["p_holm"]) else f" (Holm-adjusted p = {c['p_holm']:.3g})")
                      + ".")
-    note = ("Holm's adjustment here covers this notebook's claims; notebook 10 adjusts over all "
-            "the paper's claims at once.")
+    lines += premise_lines(judged)
+    scopes = {c.get("scope") for c in judged}
+    over = max((c.get("holm_over", 0) for c in judged), default=0)
+    if scopes == {"family"}:
+        note = (f"These are the verdicts of results/claims.md: Holm's adjustment covers all "
+                f"{over} claims of the paper testable in the run store.")
+    elif "page" in scopes:
+        note = ("This page's runs differ from the batch's (its parameters were changed), so "
+                "Holm's adjustment here covers only this page's claims; results/claims.md "
+                "holds the verdicts of the batch's runs.")
+    else:
+        note = "Holm's adjustment covers the claims listed here."
     return "\n".join(lines + ["", note])
 
 
 def claims_table(judged: list[dict]) -> pd.DataFrame:
     """The verdict table (one row per claim) as shown in notebook 10 and claims.md."""
     return pd.DataFrame([{
-        "Claim": c["claim"], "Verdict": c["verdict"],
+        "Claim": c["claim"], "Verdict": verdict_text(c),
         "Effect [95 % CI]": c["evidence"],
         "p (Holm)": "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}",
         f"Seeds for ±{TARGET_HALF_WIDTH:g}": _seeds_text(c.get("seeds_for_target")),
@@ -260,8 +438,11 @@ def claims_markdown(judged: list[dict], profile: str, counts: list[dict]) -> str
              "paired difference over seeds (mean and t-based 95 % CI, in accuracy points), a "
              "trend is the least-squares slope over the seed-level points. The p-values of all "
              f"testable claims are adjusted together with Holm's method; a verdict is "
-             f"*supported* or *not supported* only when the adjusted p-value is below {ALPHA}, "
-             "else *inconclusive*. The last column plans the next protocol: the paired seeds "
+             f"*supported* or *not supported* only when the adjusted p-value is below {ALPHA} "
+             "and, for a comparison whose runs kept their test predictions, the interval that "
+             "also resamples the test examples (a paired two-level bootstrap over seeds and "
+             "examples, shown as \"with the test set\") excludes zero too; else "
+             "*inconclusive*. The last column plans the next protocol: the paired seeds "
              f"that would narrow a comparison's CI to ±{TARGET_HALF_WIDTH:g} point at the spread "
              "measured here (a spread estimated from few seeds is itself uncertain).", "",
              f"| Claim | Verdict | Effect [95 % CI] | p | p (Holm) | Seeds for ±{TARGET_HALF_WIDTH:g} |",
@@ -270,8 +451,11 @@ def claims_markdown(judged: list[dict], profile: str, counts: list[dict]) -> str
         p = "" if math.isnan(c["p_value"]) else f"{c['p_value']:.3g}"
         p_holm = "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}"
         seeds = _seeds_text(c.get("seeds_for_target"))
-        lines.append(f"| {c['claim']} | **{c['verdict']}** | {c['evidence']} | {p} | {p_holm} "
+        lines.append(f"| {c['claim']} | **{verdict_text(c)}** | {c['evidence']} | {p} | {p_holm} "
                      f"| {seeds} |")
+    premises = premise_lines(judged)
+    if premises:
+        lines += ["", "## Premises: is each encoder worth connecting?", ""] + premises
     lines += ["", "## Parameter counts: paper, authors' code, and this implementation", "",
               "| Model | Paper | Authors' code | Built here (params) | Built here (encoder) |",
               "|---|---|---|---|---|"]

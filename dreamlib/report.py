@@ -32,6 +32,12 @@ TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
 # ------------------------------------------------------------------------------------------
 
 
+FRAME_COLUMNS = ("label", "group", "paper", "task", "method", "blocks", "variant", "run",
+                 "folder", "seed", "accuracy", "train_loss", "params", "trainable_params",
+                 "flops", "seconds_per_epoch", "dataset", "chain", "a_out", "encoder_lr",
+                 "encoder", "device", "stale")
+
+
 def frame(records: list[dict]) -> pd.DataFrame:
     """One row per entry and seed, with the fields tables need."""
     code = code_fingerprint()
@@ -42,7 +48,8 @@ def frame(records: list[dict]) -> pd.DataFrame:
         rows.append({
             "label": r["label"], "group": r["group"], "paper": r.get("paper"),
             "task": r["task"], "method": r["method"], "blocks": r["blocks"],
-            "variant": r["variant"], "run": r["run"], "seed": r["seed"],
+            "variant": r["variant"], "run": r["run"], "folder": r.get("folder"),
+            "seed": r["seed"],
             "accuracy": 100 * r["accuracy"], "train_loss": r["train_loss"],
             "params": r["params"], "trainable_params": r["trainable_params"],
             "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
@@ -50,7 +57,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
             "encoder_lr": cfg["encoder_lr"], "encoder": model.encoder, "device": r["device"],
             "stale": bool(stale_reason(r, code)),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
 def summarize(df: pd.DataFrame, keys=("label", "group")) -> pd.DataFrame:
@@ -182,6 +189,8 @@ def dreams_table(text_dreams: dict) -> pd.DataFrame:
 def markdown(df: pd.DataFrame) -> str:
     """A GitHub Markdown table (no extra dependency)."""
     def cell(value) -> str:
+        if isinstance(value, float) and math.isnan(value):
+            return ""  # not measured (yet): a blank cell, not "nan"
         return str(value).replace("|", "\\|").replace("\n", " ")
 
     header = "| " + " | ".join(cell(c) for c in df.columns) + " |"

@@ -105,6 +105,13 @@ class Context:
         return schedule.run_entries(entries, self.runs, self.data_dir, log=lambda *_: None,
                                     progress=progress, keep_checkpoints=not self.overrides)
 
+    def finished(self, entries) -> list[dict]:
+        """The records of the entries whose runs are finished in the store (read only:
+        nothing is trained); see :func:`dreamlib.schedule.finished_entries`."""
+        entries = [dataclasses.replace(entry, cfg=self.trained_config(entry.cfg))
+                   for entry in entries]
+        return schedule.finished_entries(entries, self.runs, self.data_dir)
+
     def trained_config(self, cfg):
         """``cfg`` as this context trains it: itself, or in a dry run shrunk by
         :attr:`overrides` and fitted to the dry run's memory (:func:`dry_run_config`)."""

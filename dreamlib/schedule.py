@@ -63,6 +63,21 @@ def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=
     return records
 
 
+def finished_entries(entries, runs_dir: str | Path, data_dir: str | None = None) -> list[dict]:
+    """The records :func:`run_entries` would return, for the entries whose run is finished;
+    nothing is trained, waited for or written (what a page reads to show the verdicts of
+    claims whose runs other notebooks own)."""
+    records = []
+    for entry in entries:
+        cfg = dataclasses.replace(entry.cfg, data_dir=data_dir) if data_dir else entry.cfg
+        folder = run_folder(runs_dir, cfg)
+        metrics = load_metrics(folder)
+        if metrics is not None:
+            records.append({**entry.fields(), "run": folder.name, "folder": str(folder),
+                            **metrics})
+    return records
+
+
 def release_memory() -> None:
     """Give the memory of a finished run back to the system before the next one: collect
     its cycles, then ask glibc to return freed heap pages (a notebook that trains several

@@ -144,3 +144,178 @@ def test_each_comparison_says_how_many_seeds_would_reach_the_target_interval():
     assert judged["SleepNet accuracy grows with M (vision)"]["seeds_for_target"] is None
     text = claims.claims_markdown(list(judged.values()), "smoke", [])
     assert f"Seeds for ±{claims.TARGET_HALF_WIDTH:g}" in text
+
+
+# ---- trends over levels with the same seeds -----------------------------------------------------
+
+
+def test_a_chain_trend_is_fitted_over_chain_levels_with_the_seeds_every_chain_ran():
+    """x is each chain's mean accuracy over the common seeds, not each seed's own chain
+    accuracy; a seed that ran only one chain is left out."""
+    rows, levels = [], {"lstm-2": 60.0, "wordcnn": 65.0, "lstm": 70.0}
+    for chain, level in levels.items():
+        for seed, noise in enumerate([0.5, -0.5, 0.0]):
+            rows.append(record("baseline", seed, level + noise, task="text", chain=chain))
+            rows.append(record("sleepnet", seed, level + 5 + 2 * noise, task="text",
+                               chain=chain, blocks=2))
+    rows.append(record("baseline", 7, 99.0, task="text", chain="lstm"))  # one chain only
+    rows.append(record("sleepnet", 7, 10.0, task="text", chain="lstm", blocks=2))
+    result = claims.chain_trend(report_frame(rows), "text", "sleepnet")
+    x = [levels[c] for c in levels for _ in range(3)]
+    y = [levels[c] + 5 + 2 * n for c in levels for n in (0.5, -0.5, 0.0)]
+    expected = st.linregress(x, y)
+    assert result.n == 9
+    assert result.estimate == pytest.approx(expected.slope)
+    assert result.p_value == pytest.approx(expected.pvalue)
+
+
+def test_a_block_trend_uses_only_the_seeds_that_ran_every_block_count():
+    rows = [r for r in table() if r["method"] == "sleepnet"]
+    rows += [record("sleepnet", seed, 50.0, blocks=2) for seed in (10, 11, 12)]  # M=2 only
+    result = claims.block_trend(report_frame(rows), "sleepnet")
+    assert result.n == 4 * len(NOISE)
+    assert result.estimate == pytest.approx(0.5)
+
+
+def report_frame(rows):
+    from dreamlib.report import frame
+
+    return frame(rows)
+
+
+# ---- the test set's noise -----------------------------------------------------------------------
+
+
+def with_predictions(rows, tmp_path, hits_of):
+    """Give each record a run folder whose predictions.csv has the hits ``hits_of(record)``
+    (a list of 0/1 per test example; label 0, a wrong prediction is class 1)."""
+    from dreamlib.runs import write_predictions
+
+    for r in rows:
+        folder = tmp_path / r["run"]
+        folder.mkdir(parents=True)
+        hits = hits_of(r)
+        write_predictions(folder, [0] * len(hits), [0 if h else 1 for h in hits],
+                          accuracy=sum(hits) / len(hits))
+        r["folder"], r["accuracy"] = str(folder), sum(hits) / len(hits)
+    return rows
+
+
+def test_a_comparison_reports_the_test_set_interval_and_needs_it_to_exclude_zero(tmp_path):
+    """SleepNet gets the same two extra test examples right on every seed: the seeds agree
+    (t interval far from zero, supported by the seeds alone), but on 40 examples those two
+    could be luck of the test set: the two-level interval covers zero and the verdict is
+    inconclusive. With 400 examples and 40 extra hits it is supported."""
+    def hits(extra, size):
+        def of(r):  # the first `extra` examples: right for SleepNet only; the rest shared
+            rest = size - extra
+            shared = [1] * (rest // 2 + r["seed"]) + [0] * (rest - rest // 2 - r["seed"])
+            return [int(r["method"] == "sleepnet")] * extra + shared
+        return of
+
+    base = [record("baseline", s, 0) for s in range(5)]
+    sleep = [record("sleepnet", s, 0, blocks=2) for s in range(5)]
+    small = with_predictions(base + sleep, tmp_path / "small", hits(2, 40))
+    row = by_claim(claims.judge_all(claims.method_claims(small, "vision")))[
+        "SleepNet-2 beats the chain alone (vision)"]
+    assert (row["estimate"], row["low"], row["high"]) == pytest.approx((5.0, 5.0, 5.0))
+    assert row["p_holm"] < 0.05 and row["test_low"] <= 0 < row["test_high"]
+    assert row["verdict"] == "inconclusive"
+    assert "with the test set [" in row["evidence"] and "(40 examples)" in row["evidence"]
+
+    base = [record("baseline", s, 0) for s in range(5)]
+    sleep = [record("sleepnet", s, 0, blocks=2) for s in range(5)]
+    large = with_predictions(base + sleep, tmp_path / "large", hits(40, 400))
+    row = by_claim(claims.judge_all(claims.method_claims(large, "vision")))[
+        "SleepNet-2 beats the chain alone (vision)"]
+    assert row["test_low"] > 0 and row["verdict"] == "supported"
+
+
+def test_runs_without_predictions_are_judged_on_the_seeds_alone():
+    row = by_claim(claims.judge_all(claims.method_claims(table(), "vision")))[
+        "SleepNet-2 beats the chain alone (vision)"]
+    assert row["verdict"] == "supported" and math.isnan(row["test_low"])
+    assert "with the test set" not in row["evidence"]
+
+
+# ---- one verdict per claim, on every page -----------------------------------------------------
+
+
+class FakeContext:
+    profile = "smoke"
+
+    def finished(self, entries):  # never called: claims.family is replaced below
+        raise AssertionError
+
+
+def test_a_page_shows_the_familys_verdict_not_its_own(monkeypatch):
+    """The page's two block-count claims alone would be Holm-adjusted over 2; inside the
+    family (here two more testable claims, with larger p-values) it is over 4, and the page
+    must show that, as results/claims.md does."""
+    page = claims.block_claims(table(block_step=0.2), "vision")
+    # weak effects (p far above the page's): Holm puts them last, so the page's claims get
+    # the family's larger multipliers
+    rows = [record(method, seed, 80 + noise + (variant == "frozen") * (0.4 + (-1) ** seed),
+                   blocks=2, variant=variant)
+            for seed, noise in enumerate(NOISE) for method in ("sleepnet", "dreamnet")
+            for variant in ("frozen", "unfrozen")]
+    others = claims.freeze_claims(rows)
+    monkeypatch.setattr(claims, "family", lambda records_of: others + page)
+    shown = by_claim(claims.on_this_page(FakeContext(), page))
+    family = by_claim(claims.judge_all(others + page))
+    alone = by_claim(claims.judge_all(page))
+    name = "SleepNet accuracy grows with M (vision)"
+    assert shown[name]["p_holm"] == family[name]["p_holm"] != alone[name]["p_holm"]
+    assert shown[name]["verdict"] == family[name]["verdict"]
+    assert shown[name]["scope"] == "family"
+    testable = sum(not math.isnan(c["p_holm"]) for c in family.values())
+    assert f"all {testable} claims of the paper" in claims.what_we_see(list(shown.values()))
+
+
+def test_a_page_with_other_runs_than_the_batch_says_so(monkeypatch):
+    page = claims.block_claims(table(block_step=0.2), "vision")
+    batch = claims.block_claims(table(block_step=0.4), "vision")
+    monkeypatch.setattr(claims, "family", lambda records_of: batch)
+    shown = claims.on_this_page(FakeContext(), page)
+    assert {c["scope"] for c in shown} == {"page"}
+    assert shown == [{**c, "scope": "page", "holm_over": 2}
+                     for c in claims.judge_all(page)]
+    assert "differ from the batch's" in claims.what_we_see(shown)
+
+
+# ---- the premise: an encoder worth connecting ----------------------------------------------------
+
+
+def test_claims_on_an_encoder_weaker_than_the_chain_say_premise_not_met(monkeypatch):
+    vision = table() + [record("finetune", 0, 70.0)]  # chain ~88: the premise fails
+    text = [dict(r, task="text", config={**r["config"], "model": {**r["config"]["model"],
+                                                                 "task": "text", "chain": "lstm"}})
+            for r in table(base=60.0)] + [record("finetune", 0, 75.0, task="text")]
+    held = {"vision": claims.premise(vision, "vision"), "text": claims.premise(text, "text")}
+    assert held["vision"]["met"] is False and held["text"]["met"] is True
+    assert held["vision"]["chain"] == pytest.approx(88.0)
+
+    grids = {"table3_vision": vision, "table4_text": text}
+    judged = by_claim(claims.judge_all(claims.family(lambda grid: grids.get(grid.__name__, []))))
+    row = judged["SleepNet-2 beats the chain alone (vision)"]
+    assert claims.verdict_text(row) == f"supported ({claims.PREMISE_NOT_MET})"
+    assert claims.verdict_text(judged["SleepNet-2 beats the chain alone (text)"]) == "supported"
+    assert "premise" not in claims.verdict_text(
+        judged["SleepNet costs about 1.8× ResNet18 per epoch"])
+    page = claims.what_we_see([row])
+    assert f"**supported ({claims.PREMISE_NOT_MET})**" in page
+    assert "below the chain's 88.0 %" in page
+    markdown = claims.claims_markdown(list(judged.values()), "smoke", [])
+    assert "## Premises" in markdown and "above the chain's 60.0 %" in markdown
+
+
+def test_without_a_fine_tuned_encoder_row_there_is_no_premise_to_check():
+    assert claims.premise(table(), "vision") is None
+    assert claims.premise([], "vision") is None
+
+
+def test_a_claim_without_the_runs_to_test_it_carries_no_premise_note():
+    held = {"task": "vision", "encoder": "mae-small", "finetuned": 70.0, "chain": 88.0,
+            "met": False}
+    row = {"verdict": claims.NOT_TESTABLE, "premise": held}
+    assert claims.verdict_text(row) == claims.NOT_TESTABLE

@@ -17,6 +17,7 @@ from dreamlib.stats import (
     paired_difference,
     seeds_for_half_width,
     slope,
+    two_level_bootstrap,
     verdict,
 )
 
@@ -269,3 +270,71 @@ def test_seeds_for_half_width_without_a_spread_or_beyond_reach():
     assert seeds_for_half_width(mean_ci(_with_spread(3, 50.0)), 0.1, max_seeds=50) is None
     with pytest.raises(ValueError, match="positive"):
         seeds_for_half_width(mean_ci([1.0, 2.0]), 0.0)
+
+
+# ---- the two-level bootstrap (seeds and test examples) ----------------------------------------
+
+
+def test_two_level_bootstrap_by_hand():
+    """2 seeds x 2 examples, a - b = 1 only at (seed 0, example 0). Every ordered draw of the
+    seeds (4) and of the examples (4) is equally likely; the replicate is w0 * v0 / 4, where
+    w0, v0 count how often seed 0 and example 0 are drawn (2, 1, 0 with probability 1/4,
+    1/2, 1/4). So it is 1 with probability 1/16, 1/2 with 4/16, 1/4 with 4/16 and 0 with
+    7/16: the 95 % percentile interval is [0, 1] around the estimate 1/4."""
+    a = np.array([[1.0, 0.0], [0.0, 0.0]])
+    b = np.zeros((2, 2))
+    result = two_level_bootstrap(a, b, replicates=40_000, seed=3)
+    assert result.estimate == 0.25
+    assert (result.low, result.high) == (0.0, 1.0)
+    assert (result.seeds, result.examples, result.replicates) == (2, 2, 40_000)
+    assert not result.excludes_zero()
+
+
+def test_two_level_bootstrap_replicates_follow_the_hand_computed_distribution(monkeypatch):
+    """The same case: the replicates' frequencies match the enumerated distribution."""
+    seen = []
+    real_quantile = np.quantile
+
+    def keep(values, q):
+        seen.append(np.asarray(values))
+        return real_quantile(values, q)
+
+    monkeypatch.setattr("dreamlib.stats.np.quantile", keep)
+    two_level_bootstrap([[1.0, 0.0], [0.0, 0.0]], np.zeros((2, 2)), replicates=40_000, seed=3)
+    values = seen[0]
+    exact = {1.0: 1 / 16, 0.5: 4 / 16, 0.25: 4 / 16, 0.0: 7 / 16}
+    assert set(np.unique(values)) == set(exact)
+    for value, probability in exact.items():
+        assert abs(np.mean(values == value) - probability) < 0.01
+
+
+def test_two_level_bootstrap_is_reproducible_and_wider_than_the_seed_interval():
+    """A fixed seed gives the same digits; on 2,000 examples the interval covers the test
+    set's sampling too, so it is wider than the t interval over 8 seeds, which ignores it."""
+    rng = np.random.default_rng(1)
+    a = (rng.random((8, 2000)) < 0.85) * 100.0
+    b = (rng.random((8, 2000)) < 0.84) * 100.0
+    first, again = two_level_bootstrap(a, b), two_level_bootstrap(a, b)
+    assert first == again
+    seeds_only = paired_difference(a.mean(axis=1), b.mean(axis=1))
+    assert first.estimate == pytest.approx(seeds_only.estimate)
+    assert first.high - first.low > seeds_only.high - seeds_only.low
+    assert first.low < first.estimate < first.high
+
+
+def test_two_level_bootstrap_without_any_spread_is_the_point():
+    a = np.ones((3, 50))
+    result = two_level_bootstrap(a, np.zeros((3, 50)))
+    assert (result.low, result.estimate, result.high) == (1.0, 1.0, 1.0)
+    assert result.excludes_zero()
+
+
+@pytest.mark.parametrize("a, b, match", [
+    (np.ones((2, 3)), np.ones((3, 2)), "same shape"),
+    (np.ones(4), np.ones(4), "same shape"),
+    (np.ones((1, 5)), np.ones((1, 5)), "at least 2 seeds"),
+    (np.full((2, 2), np.nan), np.ones((2, 2)), "finite"),
+])
+def test_two_level_bootstrap_refuses_bad_input(a, b, match):
+    with pytest.raises(ValueError, match=match):
+        two_level_bootstrap(a, b)
