@@ -281,6 +281,21 @@ def reference_accuracies(profile: str, task: str, data_dir: str | None = None) -
     return out
 
 
+def probe_setup(profile: str, task: str) -> tuple[RunConfig, list[str]]:
+    """What notebook 01's linear probes use for ``task``: the chain's run config (its
+    labelled training examples and the fixed test set) and the pre-trained encoders to probe:
+    the methods' encoder and every pre-trained encoder of Fig 8's variants."""
+    settings = grid_settings(profile)
+    names = [_run(profile, task, method=kind).model.resolved().encoder
+             for kind in ("sleepnet", "dreamnet")]
+    for kind in ("sleepnet", "dreamnet"):
+        for _, fields in settings["encoder_variants"].get((task, kind), []):
+            fields = dict(fields)
+            if fields.get("pretrained", True) and "encoder" in fields:
+                names.append(fields["encoder"])
+    return _run(profile, task, method="baseline"), list(dict.fromkeys(names))
+
+
 def pretrained_encoders(profile: str, data_dir: str | None = None) -> dict:
     """The shipped pre-trained autoencoders the runs of ``profile`` use: {name: (folder,
     held-out loss per epoch)}, each folder verified against dreamlib/weights/MANIFEST.json;
