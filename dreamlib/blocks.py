@@ -28,6 +28,12 @@ tokens, :mod:`dreamlib.vocab`), and the chain reads the same tokenizer. Those op
 step several times cheaper (benchmarks/README.md). It changes results: A_in and the dream can
 only produce the kept tokens, and a rare word reaches the chain as smaller WordPiece pieces.
 Hub encoders (RoBERTa, MiniLM) keep their own full vocabularies.
+
+Two text choices the paper leaves open, kept as the defaults here and offered as options to
+test whether the text verdicts depend on them: A_in's argmax passes no gradient (the paper's
+path; ``straight_through`` passes the softmax's), and a dream block reads the masked LM's
+output as the embedding of its argmax token (``dream_readout="argmax"``; ``"expected"``
+reads the mean embedding under the LM's token distribution, which keeps its uncertainty).
 """
 
 from __future__ import annotations
@@ -260,20 +266,27 @@ class TextDreamConnection(nn.Module):
 
     With the paper's hard argmax an unfrozen encoder can only learn its word embeddings here:
     no gradient crosses the argmax over the LM logits. ``straight_through`` lets gradients
-    reach the whole masked LM (and A_in).
+    reach the whole masked LM (and A_in). ``readout="expected"`` reads the dream as the mean
+    word embedding under the LM's softmax instead of its argmax token's (the dream ids stay
+    the argmax, for Table 1).
     """
 
     def __init__(self, encoder: TextEncoder, hidden: int, tied: nn.Embedding | None,
-                 straight_through: bool = False):
+                 straight_through: bool = False, readout: str = "argmax"):
         super().__init__()
         self.adapter = TokenAdapter(hidden, encoder.vocab_size, tied, straight_through)
         self.out = nn.Linear(encoder.hidden_size, hidden)
+        self.readout = readout
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor,
                 encoder: TextEncoder) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         with torch.set_grad_enabled(torch.is_grad_enabled() and _needs_autograd(self.adapter, encoder)):
             inputs = _encoder_inputs(self.adapter, encoder, h, mask)
-            if self.adapter.straight_through:
+            if self.readout == "expected":
+                probs = encoder.reconstruct(**inputs).softmax(dim=-1)
+                dream_ids = probs.argmax(dim=-1)
+                dream_embeds = probs @ encoder.embedding_matrix
+            elif self.adapter.straight_through:
                 dream_ids, one_hot = straight_through(encoder.reconstruct(**inputs))
                 dream_embeds = one_hot @ encoder.embedding_matrix
             else:

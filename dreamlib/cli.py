@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from .config import HEADS, METHODS, TASKS, ModelConfig
+from .config import DREAM_READOUTS, HEADS, METHODS, TASKS, ModelConfig
 from .errors import ConfigError, DreamlibError, write_error_message
 from .profiles import make_run_config
 from .runs import METRICS_FILE, check_metrics
@@ -44,6 +44,8 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unfrozen", action="store_true", default=None, help="train the encoder too")
     parser.add_argument("--straight-through", action="store_true", default=None,
                         help="text: straight-through gradients through the argmax")
+    parser.add_argument("--dream-readout", default=None,
+                        help="text DreamNet: how A_out reads the dream: " + " | ".join(DREAM_READOUTS))
 
 
 MODEL_FLAG_FIELDS = {
@@ -51,6 +53,7 @@ MODEL_FLAG_FIELDS = {
     "head": "a_out", "image_size": "image_size", "in_channels": "in_channels", "seq_len": "seq_len",
     "num_classes": "num_classes", "width": "width", "mask_ratio": "mask_ratio",
     "unfrozen": "unfrozen", "straight_through": "straight_through",
+    "dream_readout": "dream_readout",
 }
 
 

@@ -73,6 +73,11 @@ def check_finite(name: str, value, low: float, high: float = math.inf,
 # configs read either; the run hash is taken over the stored names (RunConfig.run_hash), so a
 # rename leaves every run's folder where it was.
 RENAMED_FIELDS = {"model": "method", "head": "a_out"}
+# Model fields added since runs were first stored, with the value every earlier run had: the
+# run hash leaves a field out while it holds that value (RunConfig.run_hash), so adding a
+# field moves no stored run.
+LATER_FIELDS = {"dream_readout": "argmax"}
+DREAM_READOUTS = ("argmax", "expected")  # text DreamNet: how A_out reads the masked LM's dream
 
 CHAR_VOCAB_SIZE = 257  # CharCNN reads UTF-8 bytes shifted by one; 0 is padding
 DEFAULT_CHAIN = {"vision": "resnet18", "text": "lstm"}
@@ -111,6 +116,8 @@ class ModelConfig:
     unfrozen: bool = False  # train the encoder too (own, smaller learning rate)
     mask_ratio: float = 0.75  # MAE masking inside connections (authors' code: the default 0.75)
     straight_through: bool = False  # text: pass gradients through argmax with a straight-through estimator
+    dream_readout: str = "argmax"  # text DreamNet: the dream's embedding is that of the argmax
+    # token (paper) | "expected": the mean embedding under the masked LM's distribution
 
     def resolved(self) -> ModelConfig:
         """Return a copy with per-task defaults filled in, after checking every field's type
@@ -138,6 +145,13 @@ class ModelConfig:
         for name in ("unfrozen", "straight_through"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.dream_readout not in DREAM_READOUTS:
+            raise choice_error("dream_readout (--dream-readout)", self.dream_readout,
+                               DREAM_READOUTS)
+        if self.dream_readout != "argmax" and (self.task, self.method) != ("text", "dreamnet"):
+            raise ConfigError(f"dream_readout {self.dream_readout!r} applies to text DreamNet "
+                              f"only (a {self.task} {self.method} reads no text dream); drop "
+                              "--dream-readout or use --task text --model dreamnet")
         if self.method == "features" and chain == "charcnn":
             raise ConfigError("the encoder-features control reads the chain's token ids with the "
                               "encoder, but charcnn reads bytes; use --chain lstm or wordcnn")

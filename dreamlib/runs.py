@@ -32,6 +32,7 @@ from .config import (
     MAX_EPOCHS,
     MAX_ITEMS,
     MAX_SEED,
+    LATER_FIELDS,
     RENAMED_FIELDS,
     ModelConfig,
     check_finite,
@@ -103,11 +104,13 @@ class RunConfig:
 
     def run_hash(self) -> str:
         """The run's folder name: a hash of :meth:`identity`, with the model fields under the
-        names the store first used (``RENAMED_FIELDS``), so renaming a field in Python does
-        not move any stored run."""
+        names the store first used (``RENAMED_FIELDS``) and without the fields added later
+        while they hold their old value (``LATER_FIELDS``), so renaming or adding a field in
+        Python does not move any stored run."""
         data = self.identity()
         stored_names = {new: old for old, new in RENAMED_FIELDS.items()}
-        data["model"] = {stored_names.get(k, k): v for k, v in data["model"].items()}
+        data["model"] = {stored_names.get(k, k): v for k, v in data["model"].items()
+                         if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
         return config_hash(data)
 
     def validate(self) -> RunConfig:

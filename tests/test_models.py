@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dreamlib.config import HEADS, VISION_CHAINS, ModelConfig, chain_depth
+from dreamlib.errors import ConfigError
+from dreamlib.profiles import make_run_config
 from dreamlib.counting import example_inputs
 from dreamlib.models import build_model, encoder_parameters
 
@@ -180,12 +182,15 @@ GRAD_CASES = [
     tiny(task="text", method="dreamnet", chain="charcnn", blocks=2),
     tiny(task="text", method="sleepnet", chain="charcnn", blocks=1, straight_through=True),
     tiny(task="text", method="dreamnet", chain="wordcnn", blocks=3, straight_through=True),
+    tiny(task="text", method="dreamnet", chain="lstm", blocks=2, straight_through=True,
+         dream_readout="expected"),
     tiny(task="text", method="baseline", chain="charcnn"),
 ]
 
 
 def _label(cfg: ModelConfig) -> str:
-    extra = "-st" if cfg.straight_through else ""
+    extra = ("-st" if cfg.straight_through else "") + (
+        "-expected" if cfg.dream_readout == "expected" else "")
     return f"{cfg.task}-{cfg.method}-{cfg.chain}-M{cfg.blocks}-{cfg.a_out}{extra}"
 
 
@@ -248,6 +253,54 @@ def test_straight_through_one_hot_is_hard_forward_and_soft_backward():
     assert torch.allclose(one_hot, hard, atol=1e-6, rtol=0)  # hard + p - p: equal up to rounding
     (one_hot * torch.randn_like(one_hot)).sum().backward()
     assert h.grad is not None and h.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("straight", [False, True])
+def test_the_expected_dream_is_the_mean_embedding_under_the_lms_distribution(straight):
+    """dream_readout="expected": A_out reads softmax(LM logits) @ E, not the argmax token's
+    embedding; the dream ids (Table 1's text) stay the argmax. With a straight-through A_in
+    the chain's embedding gets gradient through the dream too."""
+    cfg = tiny(task="text", method="dreamnet", chain="lstm", blocks=1, straight_through=straight,
+               dream_readout="expected")
+    net = build(cfg).eval()
+    conn, encoder = net.connections[0], net.encoder
+    h = torch.randn(BATCH, 6, cfg.width, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(BATCH, 6, dtype=torch.long)
+    with torch.no_grad():
+        _, ids, embeds = conn(h, mask, encoder)
+        inputs = {"input_ids": conn.adapter(h), "attention_mask": mask}
+        probs = encoder.reconstruct(**inputs).softmax(dim=-1)
+    assert torch.equal(ids, probs.argmax(dim=-1))
+    assert torch.allclose(embeds, probs @ encoder.embedding_matrix, atol=1e-6)
+    assert not torch.allclose(embeds, encoder.embed(ids), atol=1e-3)  # not the argmax's
+    paper = build(dataclasses.replace(cfg, dream_readout="argmax")).eval()
+    paper.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        _, paper_ids, paper_embeds = paper.connections[0](h, mask, paper.encoder)
+    assert torch.equal(paper_ids, ids)
+    assert torch.allclose(paper_embeds, encoder.embed(ids), atol=1e-6)  # one-hot @ E if straight
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"dream_readout": "mean"}, "dream_readout"),
+    ({"dream_readout": "expected", "method": "sleepnet"}, "applies to text DreamNet only"),
+    ({"dream_readout": "expected", "task": "vision", "chain": "resnet18"},
+     "applies to text DreamNet only"),
+])
+def test_a_dream_readout_that_cannot_apply_is_refused(fields, match):
+    base = {"task": "text", "method": "dreamnet", "chain": "lstm", **fields}
+    with pytest.raises(ConfigError, match=match):
+        ModelConfig(**base).resolved()
+
+
+def test_a_new_dream_readout_is_a_new_run():
+    """Left at the paper's choice the field stays out of the hash (test_runs checks that
+    every committed run still hashes to its folder); the other choice is another run."""
+    paper = make_run_config("smoke", "text", model={"method": "dreamnet"})
+    expected = make_run_config("smoke", "text", model={"method": "dreamnet",
+                                                      "dream_readout": "expected"})
+    assert paper.model.dream_readout == "argmax"
+    assert expected.run_hash() != paper.run_hash()
 
 
 @pytest.mark.parametrize("method, head", [(m, h) for m in ("sleepnet", "dreamnet") for h in HEADS])

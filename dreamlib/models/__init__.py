@@ -115,8 +115,10 @@ def _build_text(cfg: ModelConfig, encoder: TextEncoder | None) -> nn.Module:
         return TextClassifier(chain, cfg.num_classes)
     if cfg.method == "features":
         return TextFeaturesControl(chain, encoder, cfg.num_classes)
-    cls = TextSleepNet if cfg.method == "sleepnet" else TextDreamNet
-    return cls(chain, encoder, cfg.blocks, cfg.num_classes, cfg.straight_through)
+    if cfg.method == "sleepnet":
+        return TextSleepNet(chain, encoder, cfg.blocks, cfg.num_classes, cfg.straight_through)
+    return TextDreamNet(chain, encoder, cfg.blocks, cfg.num_classes, cfg.straight_through,
+                        cfg.dream_readout)
 
 
 def encoder_parameters(model: nn.Module) -> list[nn.Parameter]:

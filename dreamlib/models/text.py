@@ -124,14 +124,15 @@ class TextSleepNet(Classifier):
     connection_class = TextSleepConnection
 
     def __init__(self, chain: TextChain, encoder: TextEncoder, blocks: int, num_classes: int,
-                 straight_through: bool = False):
+                 straight_through: bool = False, **connection_options):
         super().__init__()
         self.chain = chain
         self.encoder = encoder
         same_vocab = chain.kind != "charcnn" and chain.embedding.num_embeddings == encoder.vocab_size
         tied = chain.embedding if same_vocab else None
         self.connections = nn.ModuleList(
-            self.connection_class(encoder, chain.width, tied, straight_through)
+            self.connection_class(encoder, chain.width, tied, straight_through,
+                                  **connection_options)
             for _ in range(blocks)
         )
         self.fc = nn.Linear(chain.width, num_classes)
@@ -154,8 +155,9 @@ class TextDreamNet(TextSleepNet):
     connection_class = TextDreamConnection
 
     def __init__(self, chain: TextChain, encoder: TextEncoder, blocks: int, num_classes: int,
-                 straight_through: bool = False):
-        super().__init__(chain, encoder, blocks, num_classes, straight_through)
+                 straight_through: bool = False, dream_readout: str = "argmax"):
+        super().__init__(chain, encoder, blocks, num_classes, straight_through,
+                         readout=dream_readout)
         self.dream_lstm = nn.LSTM(encoder.hidden_size, chain.width, batch_first=True)
 
     def _connect(self, m: int, h, mask, dreams: list) -> torch.Tensor:
