@@ -23,8 +23,8 @@ from .counting import count, paper_model_config
 from .experiments import MAIN_BLOCKS
 from .report import frame
 from .runs import read_predictions
-from .stats import (PairedDifference, judge, paired_difference, seeds_for_half_width, slope,
-                    two_level_bootstrap)
+from .stats import (PairedDifference, judge, mean_ci, paired_difference, seeds_for_half_width,
+                    slope, two_level_bootstrap)
 
 ALPHA = 0.05  # family-wise error rate across the claims (Holm)
 TARGET_HALF_WIDTH = 1.0  # accuracy points: the protocol's aim for a comparison's 95 % CI
@@ -148,8 +148,8 @@ def _describe(result, unit: str, bootstrap=None) -> str:
 
 
 def method_claims(records: list[dict], task: str) -> list[dict]:
-    """Tables 3/4: SleepNet and DreamNet beat the chain, DreamNet beats SleepNet, more blocks
-    help; and the control the paper lacks: SleepNet beats the encoder's features alone."""
+    """Tables 3/4 (main scale): SleepNet and DreamNet beat the chain, DreamNet beats
+    SleepNet; and the control the paper lacks: SleepNet beats the encoder's features alone."""
     df = frame(records)
     m = MAIN_BLOCKS
     base = {"method": "baseline", "chain": DEFAULT_CHAIN[task]}
@@ -163,8 +163,7 @@ def method_claims(records: list[dict], task: str) -> list[dict]:
          control),
     ]
     df = _select(df, task=task)
-    return ([_comparison(name, df, a, b, task) for name, a, b in specs]
-            + block_claims(records, task))
+    return [_comparison(name, df, a, b, task) for name, a, b in specs]
 
 
 def block_claims(records: list[dict], task: str) -> list[dict]:
@@ -211,6 +210,18 @@ def freeze_claims(records: list[dict]) -> list[dict]:
                         {"variant": "frozen"}, {"variant": "unfrozen"}, task)
             for task in ("vision", "text") for method, name in (("sleepnet", "SleepNet"),
                                                                 ("dreamnet", "DreamNet"))]
+
+
+def design_claims(records: list[dict]) -> list[dict]:
+    """Our check of two text design choices (:func:`dreamlib.experiments.text_design_choices`):
+    does the differentiable variant beat the paper-style build, paired by seed?"""
+    df = _select(frame(records), task="text")
+    return [_comparison(f"a differentiable A_in{extra} beats the hard argmax ({name}, text; "
+                        "our check)", _select(df, method=method),
+                        {"variant": experiments.DIFFERENTIABLE_TEXT},
+                        {"variant": experiments.PAPER_TEXT}, "text")
+            for method, name, extra in (("sleepnet", "SleepNet", ""),
+                                        ("dreamnet", "DreamNet", " and the expected dream"))]
 
 
 def at_paper_scale(records: list[dict]) -> bool:
@@ -296,6 +307,36 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
 PREMISE_NOT_MET = "premise not met"
 
 
+def plateau(records: list[dict], task: str, main_epochs: int) -> dict | None:
+    """Is the chain on its plateau at ``main_epochs``? From the chain's plateau curve
+    (:func:`dreamlib.experiments.chain_plateau`): each epoch count's mean accuracy and t-based
+    95 % CI over the seeds every point ran; on the plateau when doubling the epochs moves
+    the mean by less than the half-width of the CI at ``main_epochs``. None without the
+    runs (fewer than two seeds at both points)."""
+    df = _select(frame(records), task=task, method="baseline")
+    df = _common_seeds(df.drop_duplicates(["epochs", "seed"]), "epochs")
+    points = {int(e): mean_ci(g["accuracy"].to_numpy()) for e, g in df.groupby("epochs")}
+    here, doubled = points.get(main_epochs), points.get(2 * main_epochs)
+    if here is None or doubled is None or here.n < 2:
+        return None
+    shift = doubled.mean - here.mean
+    return {"task": task, "epochs": main_epochs, "points": points, "shift": shift,
+            "half_width": here.half_width, "on_plateau": bool(abs(shift) < here.half_width)}
+
+
+def plateau_text(check: dict | None) -> str:
+    """One Markdown sentence on :func:`plateau`'s check."""
+    if check is None:
+        return "The chain's plateau curve is not in the run store yet."
+    here = check["points"][check["epochs"]]
+    verdict = ("on its plateau" if check["on_plateau"] else
+               "not on its plateau: the main comparison is not at convergence")
+    return (f"The chain reaches {here.mean:.1f} % ± {here.half_width:.1f} after "
+            f"{check['epochs']} epochs (n = {here.n}); twice as many move its mean by "
+            f"{check['shift']:+.1f} points, {'less' if check['on_plateau'] else 'more'} than "
+            f"that half-width: {verdict}.")
+
+
 def premise(records: list[dict], task: str) -> dict | None:
     """The paper's premise for ``task``, from a main table's runs: the pre-trained encoder
     the methods connect to is a better classifier, fine-tuned, than the chain it is meant to
@@ -321,10 +362,13 @@ def family(records_of) -> list[dict]:
     Each claim that rests on a task's encoder carries that task's :func:`premise`."""
     vision, text = records_of(experiments.table3_vision), records_of(experiments.table4_text)
     premises = {"vision": premise(vision, "vision"), "text": premise(text, "text")}
+    curves = records_of(experiments.block_curves)
     claims = (method_claims(vision, "vision") + method_claims(text, "text")
+              + block_claims(curves, "vision") + block_claims(curves, "text")
               + chain_claims(records_of(experiments.fig7_chains))
               + encoder_claims(records_of(experiments.fig8_encoders))
               + freeze_claims(records_of(experiments.fig9_freeze))
+              + design_claims(records_of(experiments.text_design_choices))
               + efficiency_claims(records_of(experiments.table5_efficiency)))
     return [{**c, "premise": premises.get(c.get("task"))} for c in claims]
 

@@ -102,57 +102,110 @@ def curve_seeds(profile: str) -> tuple[int, ...]:
     return tuple(grid_settings(profile)["curve_seeds"])
 
 
-def _method_rows(profile: str, task: str, chain: str, blocks, seeds, other_seeds) -> list[Entry]:
-    """SleepNet-M and DreamNet-M on ``chain`` for each M in ``blocks``; M = MAIN_BLOCKS gets
-    ``seeds``, the other block counts ``other_seeds``."""
-    rows = []
-    for kind in ("sleepnet", "dreamnet"):
-        for m in blocks:
-            for seed in (seeds if m == MAIN_BLOCKS else other_seeds):
-                cfg = _run(profile, task, seed, method=kind, chain=chain, blocks=m)
-                name = f"{METHOD_GROUPS[kind]}-{m}"
-                rows.append(Entry(name, cfg, paper=name))
-    return rows
+def _main(profile: str, task: str, seed: int = 0, **model) -> RunConfig:
+    """A run of the main comparison: :func:`_run` at the profile's main scale
+    (``main_scale``: more training examples and epochs, the chain on its plateau)."""
+    scale = grid_settings(profile)["main_scale"].get(task, {})
+    return dataclasses.replace(_run(profile, task, seed, **model), **scale).validate()
+
+
+def _method_rows(profile: str, task: str, chain: str, seeds) -> list[Entry]:
+    """SleepNet-MAIN_BLOCKS and DreamNet-MAIN_BLOCKS on ``chain``, main scale."""
+    return [Entry(f"{METHOD_GROUPS[kind]}-{MAIN_BLOCKS}",
+                  _main(profile, task, seed, method=kind, chain=chain, blocks=MAIN_BLOCKS),
+                  paper=f"{METHOD_GROUPS[kind]}-{MAIN_BLOCKS}")
+            for kind in ("sleepnet", "dreamnet") for seed in seeds]
 
 
 def _control_rows(profile: str, task: str, chain: str, seeds) -> list[Entry]:
-    """The "encoder features only" control on ``chain``, with ``seeds`` (not in the paper)."""
-    return [Entry(f"{chain} + encoder features", _run(profile, task, seed, method="features",
-                                                     chain=chain)) for seed in seeds]
+    """The "encoder features only" control on ``chain``, main scale (not in the paper)."""
+    return [Entry(f"{chain} + encoder features", _main(profile, task, seed, method="features",
+                                                      chain=chain)) for seed in seeds]
 
 
-def table3_vision(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list[Entry]:
-    """Table 3: ResNet18, a fine-tuned MAE, the encoder-features control, SleepNet-M and
-    DreamNet-M (vision).
-
-    ``seeds`` (default: the profile's main seeds for vision) go to ResNet18, the control and
-    M = MAIN_BLOCKS; the other block counts get ``curve`` (default: the curve seeds).
-    """
+def table3_vision(profile: str, seeds=None) -> list[Entry]:
+    """Table 3's main comparison at the main scale: ResNet18, a fine-tuned MAE, the
+    encoder-features control, SleepNet-2 and DreamNet-2 (vision); ``seeds`` (default: the
+    profile's main seeds for vision) for every row but the fine-tuned encoder (one seed).
+    The other block counts are :func:`block_curves` (quick scale)."""
     seeds = tuple(seeds or main_seeds(profile, "vision"))
-    curve = tuple(curve or curve_seeds(profile))
-    rows = [Entry("ResNet18", _run(profile, "vision", seed, method="baseline", chain="resnet18"),
-                  paper="ResNet18") for seed in seeds]
-    rows.append(Entry("MAE (fine-tuned)", _run(profile, "vision", method="finetune"),
+    rows = [Entry("ResNet18", _main(profile, "vision", seed, method="baseline",
+                                    chain="resnet18"), paper="ResNet18") for seed in seeds]
+    rows.append(Entry("MAE (fine-tuned)", _main(profile, "vision", method="finetune"),
                       paper="MAE-base"))
     rows += _control_rows(profile, "vision", "resnet18", seeds)
-    return rows + _method_rows(profile, "vision", "resnet18", blocks, seeds, curve)
+    return rows + _method_rows(profile, "vision", "resnet18", seeds)
 
 
-def table4_text(profile: str, seeds=None, blocks=ALL_BLOCKS, curve=None) -> list[Entry]:
-    """Table 4: LSTM-4, LSTM-2, WordCNN, a fine-tuned masked LM, the encoder-features control,
-    SleepNet-M, DreamNet-M (text). Seeds as in :func:`table3_vision` (text's main seeds)."""
+def table4_text(profile: str, seeds=None) -> list[Entry]:
+    """Table 4's main comparison at the main scale: LSTM-4, LSTM-2, WordCNN, a fine-tuned
+    masked LM, the encoder-features control, SleepNet-2 and DreamNet-2 (text). Seeds as in
+    :func:`table3_vision` (text's main seeds; one for LSTM-2, WordCNN and the masked LM)."""
     seeds = tuple(seeds or main_seeds(profile, "text"))
-    curve = tuple(curve or curve_seeds(profile))
-    rows = [Entry("LSTM-4", _run(profile, "text", seed, method="baseline", chain="lstm"),
+    rows = [Entry("LSTM-4", _main(profile, "text", seed, method="baseline", chain="lstm"),
                   paper="LSTM-4") for seed in seeds]
-    rows += [Entry("LSTM-2", _run(profile, "text", method="baseline", chain="lstm-2"),
+    rows += [Entry("LSTM-2", _main(profile, "text", method="baseline", chain="lstm-2"),
                    paper="LSTM-2"),
-             Entry("WordCNN", _run(profile, "text", method="baseline", chain="wordcnn"),
+             Entry("WordCNN", _main(profile, "text", method="baseline", chain="wordcnn"),
                    paper="WordCNN"),
-             Entry("Masked LM (fine-tuned)", _run(profile, "text", method="finetune"),
+             Entry("Masked LM (fine-tuned)", _main(profile, "text", method="finetune"),
                    paper="RoBERTa-base")]
     rows += _control_rows(profile, "text", "lstm", seeds)
-    return rows + _method_rows(profile, "text", "lstm", blocks, seeds, curve)
+    return rows + _method_rows(profile, "text", "lstm", seeds)
+
+
+def main_epochs(profile: str, task: str) -> int:
+    """The epochs of the main comparison of ``task`` in ``profile``."""
+    return _main(profile, task, method="baseline").epochs
+
+
+def plateau_epochs(profile: str, task: str) -> tuple[int, ...]:
+    """The epochs of the chain's plateau curve: half, all and twice the main scale's."""
+    epochs = main_epochs(profile, task)
+    return tuple(sorted({max(1, epochs // 2), epochs, 2 * epochs}))
+
+
+def chain_plateau(profile: str, tasks=("vision", "text"), seeds=None) -> list[Entry]:
+    """Is the main comparison's chain on its plateau? The chain at the main scale trained
+    for :func:`plateau_epochs` (default seeds: the curve seeds; the main epochs reuse the
+    main rows' runs). On the plateau, doubling the epochs moves its mean accuracy by less
+    than the 95 % CI half-width (:func:`dreamlib.claims.plateau`)."""
+    seeds = tuple(seeds or curve_seeds(profile))
+    rows = []
+    for task in tasks:
+        for epochs in plateau_epochs(profile, task):
+            for seed in seeds:
+                cfg = dataclasses.replace(
+                    _main(profile, task, seed, method="baseline", chain=_default_chain(task)),
+                    epochs=epochs, eval_every=epochs).validate()
+                rows.append(Entry(f"{epochs} epochs", cfg, variant=str(epochs)))
+    return rows
+
+
+def vision_plateau(profile: str) -> list[Entry]:
+    return chain_plateau(profile, ("vision",))
+
+
+def text_plateau(profile: str) -> list[Entry]:
+    return chain_plateau(profile, ("text",))
+
+
+def block_curves(profile: str, tasks=("vision", "text"), blocks=ALL_BLOCKS,
+                 seeds=None) -> list[Entry]:
+    """Section 4.6.2 at the quick scale: the chain alone and SleepNet-M / DreamNet-M for each
+    M in ``blocks``, the same seeds at every M (default: the profile's curve seeds)."""
+    seeds = tuple(seeds or curve_seeds(profile))
+    rows = []
+    for task in tasks:
+        chain = _default_chain(task)
+        rows += [Entry(chain, _run(profile, task, seed, method="baseline", chain=chain),
+                       paper=chain) for seed in seeds]
+        for kind in ("sleepnet", "dreamnet"):
+            for m in blocks:
+                for seed in seeds:
+                    cfg = _run(profile, task, seed, method=kind, chain=chain, blocks=m)
+                    rows.append(Entry(f"{METHOD_GROUPS[kind]}-{m}", cfg))
+    return rows
 
 
 def fig7_chains(profile: str, chains=None, seeds=None) -> list[Entry]:
@@ -219,6 +272,31 @@ def fig9_freeze(profile: str, tasks=("vision", "text"), seeds=None) -> list[Entr
     return rows
 
 
+PAPER_TEXT = "paper: hard argmax"
+DIFFERENTIABLE_TEXT = "differentiable"
+
+
+def text_design_choices(profile: str, seeds=None) -> list[Entry]:
+    """Our check, not in the paper: do the text verdicts depend on two choices the paper
+    leaves to the implementation? Text SleepNet-2 and DreamNet-2 as built by default (hard
+    argmax A_in; DreamNet reads its dream as the argmax token's embedding) and differentiable
+    (straight-through A_in; DreamNet also reads the expected embedding under the masked LM's
+    distribution), paired by seed (default: the profile's ablation seeds, so the default arm
+    reuses Fig 9's frozen runs)."""
+    seeds = tuple(seeds or ablation_seeds(profile))
+    rows = []
+    for kind in ("sleepnet", "dreamnet"):
+        soft = {"straight_through": True}
+        if kind == "dreamnet":
+            soft["dream_readout"] = "expected"
+        for label, fields in ((PAPER_TEXT, {}), (DIFFERENTIABLE_TEXT, soft)):
+            for seed in seeds:
+                cfg = _run(profile, "text", seed, method=kind, chain=_default_chain("text"),
+                           blocks=MAIN_BLOCKS, **fields)
+                rows.append(Entry(label, cfg, variant=label))
+    return rows
+
+
 def table5_efficiency(profile: str) -> list[Entry]:
     """Table 5: training time per epoch of the vision models, from runs of Tables 3 / Fig 7."""
     names = {"ResNet18": ("baseline", "resnet18", None), "ResNet50": ("baseline", "resnet50", None),
@@ -245,10 +323,14 @@ def dreams(profile: str) -> list[Entry]:
 
 GRIDS = {
     "table3_vision": table3_vision,
+    "vision_plateau": vision_plateau,
     "table4_text": table4_text,
+    "text_plateau": text_plateau,
+    "block_curves": block_curves,
     "fig7_chains": fig7_chains,
     "fig8_encoders": fig8_encoders,
     "fig9_freeze": fig9_freeze,
+    "text_design_choices": text_design_choices,
     "table5_efficiency": table5_efficiency,
     "dreams": dreams,
 }
@@ -256,8 +338,10 @@ GRIDS = {
 
 # The grids each numbered notebook trains or reads (the plan of `python -m dreamlib reproduce`).
 NOTEBOOK_GRIDS = {
-    "02": ("table3_vision",), "03": ("table4_text",), "04": ("table3_vision", "table4_text"),
-    "05": ("fig7_chains",), "06": ("fig8_encoders",), "07": ("fig9_freeze",),
+    "02": ("table3_vision", "vision_plateau"), "03": ("table4_text", "text_plateau"),
+    "04": ("block_curves",),
+    "05": ("fig7_chains",), "06": ("fig8_encoders",),
+    "07": ("fig9_freeze", "text_design_choices"),
     "08": ("table5_efficiency",), "09": ("dreams",), "10": tuple(GRIDS),
 }
 

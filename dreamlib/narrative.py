@@ -147,11 +147,11 @@ def intro(number: str, profile: str, entries) -> str:
     """Markdown: the paper's claim and numbers, this profile's plan, and measured times."""
     claim, numbers = PAPER_POINTS[number]
     runs = unique_runs(entries)
-    tasks = sorted({cfg.model.task for cfg in runs})
+    scales = dict.fromkeys((cfg.model.task, cfg.dataset, cfg.max_train, cfg.max_test, cfg.epochs)
+                           for cfg in sorted(runs, key=lambda c: c.model.task != "vision"))
     sizes = "; ".join(
-        f"{task}: {cfg.dataset}, {cfg.max_train or 'all'} training / {cfg.max_test or 'all'} "
-        f"test examples, {cfg.epochs} epochs"
-        for task in tasks for cfg in [next(c for c in runs if c.model.task == task)])
+        f"{task}: {dataset}, {train or 'all'} training / {test or 'all'} test examples, "
+        f"{epochs} epochs" for task, dataset, train, test, epochs in scales)
     seeds = sorted({cfg.seed for cfg in runs})
     lines = [f"**The paper.** {claim} Published: {numbers()}.",
              f"**Here (profile `{profile}`).** {len(entries)} rows from {len(runs)} distinct "

@@ -35,7 +35,7 @@ TABLE_DIR, FIGURE_DIR = Path("results") / "tables", Path("figures")
 FRAME_COLUMNS = ("label", "group", "paper", "task", "method", "blocks", "variant", "run",
                  "folder", "seed", "accuracy", "train_loss", "params", "trainable_params",
                  "flops", "seconds_per_epoch", "dataset", "chain", "a_out", "encoder_lr",
-                 "encoder", "device", "stale")
+                 "encoder", "device", "epochs", "max_train", "stale")
 
 
 def frame(records: list[dict]) -> pd.DataFrame:
@@ -55,6 +55,7 @@ def frame(records: list[dict]) -> pd.DataFrame:
             "flops": r["flops"], "seconds_per_epoch": r["seconds_per_epoch"],
             "dataset": cfg["dataset"], "chain": model.chain, "a_out": model.a_out,
             "encoder_lr": cfg["encoder_lr"], "encoder": model.encoder, "device": r["device"],
+            "epochs": cfg.get("epochs"), "max_train": cfg.get("max_train"),
             "stale": bool(stale_reason(r, code)),
         })
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
@@ -402,6 +403,37 @@ def blocks_figure(vision: list[dict], text: list[dict]):
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{task}: {summary['dataset'].iloc[0]}", fontsize=10)
     axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plateau_figure(records: list[dict], main_epochs: int):
+    """The chain's test accuracy against its epochs at the main scale: every seed as a dot,
+    the mean with its t-based 95 % CI, the main comparison's epochs marked."""
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+
+    df = frame(records)
+    df = df[df["method"] == "baseline"]
+    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    ax.scatter(df["epochs"], df["accuracy"], s=14, color="#999999", label="one seed", zorder=2)
+    means = df.groupby("epochs")["accuracy"]
+    epochs = sorted(means.groups)
+    cis = [mean_ci(means.get_group(e).to_numpy()) for e in epochs]
+    ax.errorbar(epochs, [c.mean for c in cis], yerr=[0 if math.isnan(c.half_width) else
+                                                     c.half_width for c in cis],
+                color="#333333", marker="o", capsize=3,
+                label="mean, 95 % CI", zorder=3)
+    ax.axvline(main_epochs, color="#555555", ls=":", lw=1)
+    ax.annotate("main comparison", (main_epochs, ax.get_ylim()[0]), xytext=(3, 3),
+                textcoords="offset points", fontsize=8, color="#555555")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(epochs, [str(e) for e in epochs])
+    ax.set_xlabel("epochs")
+    ax.set_ylabel("test accuracy (%)")
+    chain, dataset = df["chain"].iloc[0], df["dataset"].iloc[0]
+    ax.set_title(f"{chain} on {df['max_train'].iloc[0]:,} {dataset} examples "
+                 f"(n = {cis[0].n} per point)", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 

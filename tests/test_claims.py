@@ -45,8 +45,12 @@ def by_claim(judged):
     return {c["claim"]: c for c in judged}
 
 
+def main_and_blocks(rows, task="vision"):
+    return claims.method_claims(rows, task) + claims.block_claims(rows, task)
+
+
 def test_paired_differences_and_trends_get_the_verdicts_their_data_support():
-    judged = by_claim(claims.judge_all(claims.method_claims(table(), "vision")))
+    judged = by_claim(claims.judge_all(main_and_blocks(table())))
     assert judged["SleepNet-2 beats the chain alone (vision)"]["verdict"] == "supported"
     assert judged["SleepNet-2 beats the chain alone (vision)"]["estimate"] == pytest.approx(2.0)
     assert judged["DreamNet-2 beats SleepNet-2 (vision)"]["verdict"] == "inconclusive"
@@ -133,7 +137,7 @@ def test_what_we_see_is_written_from_the_judged_claims():
 def test_each_comparison_says_how_many_seeds_would_reach_the_target_interval():
     """The planning column: a comparison whose paired spread is wide asks for more seeds than
     one whose differences agree, and trends (slopes) get none."""
-    judged = by_claim(claims.judge_all(claims.method_claims(table(), "vision")))
+    judged = by_claim(claims.judge_all(main_and_blocks(table())))
     noisy = judged["DreamNet-2 beats SleepNet-2 (vision)"]  # differences of ±0.8 around 0
     assert noisy["seeds_for_target"] >= 2
     from dreamlib.stats import mean_ci, seeds_for_half_width
@@ -319,3 +323,52 @@ def test_a_claim_without_the_runs_to_test_it_carries_no_premise_note():
             "met": False}
     row = {"verdict": claims.NOT_TESTABLE, "premise": held}
     assert claims.verdict_text(row) == claims.NOT_TESTABLE
+
+
+def test_the_text_design_check_pairs_the_differentiable_build_with_the_papers():
+    rows = []
+    for seed, noise in enumerate(NOISE):
+        for method in ("sleepnet", "dreamnet"):
+            rows.append(record(method, seed, 70 + noise, task="text", blocks=2,
+                               variant="paper: hard argmax"))
+            rows.append(record(method, seed, 72 + noise + (method == "dreamnet") * 3,
+                               task="text", blocks=2, variant="differentiable"))
+    judged = by_claim(claims.judge_all(claims.design_claims(rows)))
+    sleep = judged["a differentiable A_in beats the hard argmax (SleepNet, text; our check)"]
+    dream = judged["a differentiable A_in and the expected dream beats the hard argmax "
+                   "(DreamNet, text; our check)"]
+    assert sleep["estimate"] == pytest.approx(2.0) and dream["estimate"] == pytest.approx(5.0)
+    assert sleep["verdict"] == dream["verdict"] == "supported"
+
+
+# ---- the chain's plateau ---------------------------------------------------------------------------
+
+
+def plateau_records(values: dict[int, list[float]]):
+    rows = []
+    for epochs, accuracies in values.items():
+        for seed, accuracy in enumerate(accuracies):
+            r = record("baseline", seed, accuracy)
+            r["config"] = {**r["config"], "epochs": epochs}
+            rows.append(r)
+    return rows
+
+
+def test_a_chain_whose_doubled_epochs_stay_inside_its_ci_is_on_its_plateau():
+    rows = plateau_records({1: [80.0, 81.0, 79.0], 3: [88.0, 89.0, 90.0],
+                            6: [89.5, 89.0, 89.6]})
+    check = claims.plateau(rows, "vision", 3)
+    half = st.t.ppf(0.975, 2) * st.sem([88.0, 89.0, 90.0])
+    assert check["half_width"] == pytest.approx(half)
+    assert check["shift"] == pytest.approx(89.3667 - 89.0, abs=1e-3)
+    assert check["on_plateau"] is True
+    assert "twice as many move its mean by +0.4 points, less than" in claims.plateau_text(check)
+
+
+def test_a_chain_still_climbing_is_not_on_its_plateau_and_too_few_runs_say_so():
+    rows = plateau_records({3: [70.0, 70.5, 71.0], 6: [75.0, 75.2, 75.4]})
+    check = claims.plateau(rows, "vision", 3)
+    assert check["on_plateau"] is False
+    assert "not on its plateau" in claims.plateau_text(check)
+    assert claims.plateau(plateau_records({3: [70.0, 71.0]}), "vision", 3) is None
+    assert "not in the run store yet" in claims.plateau_text(None)

@@ -70,13 +70,23 @@ def test_intro_quotes_the_papers_numbers_and_this_profiles_plan(monkeypatch, tmp
     assert paragraphs[0] == ("**The paper.** SleepNet and DreamNet beat their chain (ResNet18) "
                              "and the pre-trained encoders fine-tuned alone, on CIFAR-100 "
                              f"(Table 3). Published: {PUBLISHED['02']}.")
-    # smoke: main seeds (0, 1) for ResNet18, the control and M = 2; curve seed 0 for M = 1, 3,
-    # 4; one fine-tuned MAE. 2 + 2 + 1 + 2 × (2 + 3) = 15 rows, no two alike.
-    assert paragraphs[1] == ("**Here (profile `smoke`).** 15 rows from 15 distinct runs "
+    # smoke: main seeds (0, 1) for ResNet18, the control, SleepNet-2 and DreamNet-2; one
+    # fine-tuned MAE. 2 + 2 + 1 + 2 × 2 = 9 rows, no two alike.
+    assert paragraphs[1] == ("**Here (profile `smoke`).** 9 rows from 9 distinct runs "
                              "(seeds 0, 1); vision: digits, 256 training / 128 test examples, "
                              "2 epochs.")
     assert paragraphs[2] == ("**Time of this notebook in the last batch:** not measured yet on "
                              "this machine.")
+
+
+def test_intro_names_every_scale_a_notebook_runs(monkeypatch, tmp_path):
+    """The default main comparison and its plateau curve run at 20,000 images for 1, 3 and 6
+    epochs: each scale is named, so no reader mixes them."""
+    monkeypatch.setattr(narrative, "default_output_dir", lambda profile: tmp_path / profile)
+    entries = experiments.table3_vision("default") + experiments.vision_plateau("default")
+    here = narrative.intro("02", "default", entries).split("\n\n")[1]
+    for epochs in (1, 3, 6):
+        assert f"fashion-mnist, 20000 training / 2000 test examples, {epochs} epochs" in here
 
 
 def test_timings_are_kept_per_notebook_and_mode_and_quoted_per_profile(monkeypatch, tmp_path):

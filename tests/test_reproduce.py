@@ -13,6 +13,7 @@ import pytest
 
 from dreamlib import experiments, report, schedule
 from dreamlib.errors import ConfigError
+from dreamlib.profiles import grid_settings, make_run_config
 from dreamlib.reproduce import notebooks
 from dreamlib.runtime import NOTEBOOK_DIR, REPO, context
 
@@ -181,39 +182,67 @@ def test_default_profile_has_the_seeds_the_protocol_asks_for():
     DreamNet-2, each arm of the encoder and freeze ablations), at least 3 per curve point
     (the other block counts, Fig 7's chains). Single-seed rows (fine-tuned encoder, other
     baselines) are shown, not judged."""
-    m = experiments.MAIN_BLOCKS
     for grid in (experiments.table3_vision, experiments.table4_text):
         for (task, method, blocks, _, chain, label), seeds in _seeds_per_row(grid("default")).items():
-            judged = (method in ("features", "sleepnet", "dreamnet") and blocks in (None, m)) or \
+            judged = method in ("features", "sleepnet", "dreamnet") or \
                 (method == "baseline" and chain == experiments._default_chain(task))
             if judged:
                 assert len(seeds) >= 5, label
-            elif method in ("sleepnet", "dreamnet"):
-                assert len(seeds) >= 3, label
-    for grid in (experiments.fig8_encoders, experiments.fig9_freeze):
+    for grid in (experiments.fig8_encoders, experiments.fig9_freeze,
+                 experiments.text_design_choices):
         for key, seeds in _seeds_per_row(grid("default")).items():
             assert len(seeds) >= 5, key
-    for key, seeds in _seeds_per_row(experiments.fig7_chains("default")).items():
-        assert len(seeds) >= 3, key
+    for grid in (experiments.fig7_chains, experiments.block_curves):
+        for key, seeds in _seeds_per_row(grid("default")).items():
+            assert len(seeds) >= 3, key
 
 
-def test_ablation_arms_that_are_main_rows_reuse_the_main_rows_runs():
-    """Fig 8's pre-trained arm and Fig 9's frozen arm are SleepNet-2/DreamNet-2 of Tables 3/4:
-    they read the first of the main rows' runs (the ablation seeds are a prefix of each task's
-    main seeds), so every ablation pair shares seeds and costs no run of its own."""
-    ablation = experiments.ablation_seeds("default")
+def test_the_main_comparison_runs_at_its_own_scale_and_the_curves_at_the_quick_one():
+    """Tables 3/4's rows at the main scale (more examples and epochs); block counts, chains
+    and ablations at the quick scale; a curve's points all use the same seeds; the chain's
+    plateau curve shares its main-epochs point with the main rows."""
     for task, grid in (("vision", experiments.table3_vision), ("text", experiments.table4_text)):
-        main = experiments.main_seeds("default", task)
-        assert main[:len(ablation)] == ablation and len(main) > len(ablation)
-        table = {e.cfg for e in grid("default")}
-        frozen = [e for e in experiments.fig9_freeze("default", tasks=(task,))
-                  if e.variant == "frozen"]
-        pretrained = [e for e in experiments.fig8_encoders("default", tasks=(task,))
-                      if e.variant in ("chain only", "mae-small pre-trained",
-                                       "mlm-small pre-trained")]
-        assert frozen and pretrained
-        assert {e.cfg for e in frozen + pretrained} <= table
-        assert {e.cfg.seed for e in frozen + pretrained} == set(ablation)
+        scale = grid_settings("default")["main_scale"][task]
+        main = grid("default")
+        assert {(e.cfg.max_train, e.cfg.epochs) for e in main} == {
+            (scale["max_train"], scale["epochs"])}
+        quick = make_run_config("default", task)
+        for other in (experiments.block_curves, experiments.fig7_chains,
+                      experiments.fig8_encoders, experiments.fig9_freeze):
+            runs = [e for e in other("default") if e.task == task]
+            assert {(e.cfg.max_train, e.cfg.epochs) for e in runs} == {
+                (quick.max_train, quick.epochs)}, other.__name__
+        plateau = experiments.chain_plateau("default", (task,))
+        epochs = experiments.plateau_epochs("default", task)
+        assert epochs == (max(1, scale["epochs"] // 2), scale["epochs"], 2 * scale["epochs"])
+        seeds = {e.cfg.epochs: set() for e in plateau}
+        for e in plateau:
+            seeds[e.cfg.epochs].add(e.cfg.seed)
+        assert len({frozenset(v) for v in seeds.values()}) == 1  # same seeds at every point
+        shared = {e.cfg for e in plateau if e.cfg.epochs == scale["epochs"]}
+        assert shared <= {e.cfg for e in main}
+    curves = experiments.block_curves("default")
+    per_m = {}
+    for e in curves:
+        per_m.setdefault((e.task, e.method, e.blocks), set()).add(e.cfg.seed)
+    assert len({frozenset(v) for v in per_m.values()}) == 1
+
+
+def test_the_default_build_arms_of_the_ablations_share_their_runs():
+    """Fig 8's pre-trained arm, Fig 9's frozen arm and the design check's paper arm are the
+    same quick-scale SleepNet-2/DreamNet-2 runs: every ablation pair shares seeds and the
+    default build costs one set of runs."""
+    for task in ("vision", "text"):
+        frozen = {e.cfg for e in experiments.fig9_freeze("default", tasks=(task,))
+                  if e.variant == "frozen"}
+        pretrained = {e.cfg for e in experiments.fig8_encoders("default", tasks=(task,))
+                      if e.variant.endswith("pre-trained") and "minilm" not in e.variant
+                      and e.method != "baseline"}
+        assert frozen and frozen == pretrained
+        if task == "text":
+            paper_arm = {e.cfg for e in experiments.text_design_choices("default")
+                         if e.variant == experiments.PAPER_TEXT}
+            assert paper_arm == frozen
 
 
 def test_grids_share_runs_and_use_the_papers_encoders_in_the_paper_profile():
@@ -236,7 +265,8 @@ def test_the_progress_bar_follows_the_plans_finished_runs(tmp_path):
 
     ctx = context("smoke", str(tmp_path))
     plan = plan_folders(ctx, [p for p in notebooks() if p.name.startswith("07")])
-    assert len(plan) == len(schedule.unique_runs(experiments.fig9_freeze("smoke")))
+    assert len(plan) == len(schedule.unique_runs(experiments.fig9_freeze("smoke")
+                                                 + experiments.text_design_choices("smoke")))
     with RunProgress(plan, every=0.05) as progress:
         assert progress.bar.n == 0 and progress.bar.total == len(plan)
         plan[0].mkdir(parents=True)
@@ -315,9 +345,10 @@ def test_settling_a_notebook_without_redraws_leaves_the_file_alone(tmp_path):
 def test_notebook_entries_are_the_grids_the_notebooks_run_each_once():
     labels = lambda entries: [(e.label, e.cfg.run_hash()) for e in entries]  # noqa: E731
     both = experiments.notebook_entries("smoke", ["03", "04"])
-    # notebook order: 03's text grid, then the vision grid 04 adds
+    # notebook order: 03's text grid and plateau curve, then 04's block curves
     assert labels(both) == labels(experiments.table4_text("smoke")
-                                  + experiments.table3_vision("smoke"))
+                                  + experiments.text_plateau("smoke")
+                                  + experiments.block_curves("smoke"))
     every_grid = [e for grid in experiments.GRIDS.values() for e in grid("smoke")]
     assert labels(experiments.notebook_entries("smoke")) == labels(every_grid)
     assert experiments.notebook_entries("smoke", ["01"]) == []
