@@ -252,8 +252,8 @@ def efficiency_claims(records: list[dict]) -> list[dict]:
         ours = seconds.get(name, math.nan) / seconds.get("ResNet18", math.nan)
         row = {"claim": f"{name} costs about {theirs:.1f}× ResNet18 per epoch",
                "verdict": NOT_TESTABLE, "estimate": ours, "low": math.nan, "high": math.nan,
-               "p_value": math.nan, "p_holm": math.nan, "n": 1,
-               "evidence": f"here {ours:.2f}× at this profile's scale (the paper: {theirs:.2f}× "
+               "p_value": math.nan, "p_holm": math.nan, "n": 1, "unit": "× ResNet18's time",
+               "paper_effect": theirs, "evidence": f"here {ours:.2f}× at this profile's scale (the paper: {theirs:.2f}× "
                            "on CIFAR-100 at 224 px with ViT-B/MAE-B)"}
         if profile_matches_paper:
             row["verdict"] = "supported" if abs(ours / theirs - 1) <= 0.5 else "not supported"
@@ -277,6 +277,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
     inconclusive."""
     testable = {c["claim"]: c["result"] for c in claims if c.get("result") is not None}
     verdicts = judge(testable, alpha)
+    effects = paper_effects()
     out = []
     for c in claims:
         if "result" not in c:  # already judged (efficiency)
@@ -288,6 +289,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                         "verdict": NOT_TESTABLE, "estimate": math.nan,
                         "low": math.nan, "high": math.nan, "p_value": math.nan,
                         "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"]),
+                        "unit": c["unit"], "paper_effect": effects.get(c["claim"]),
                         "seeds_for_target": None})
             continue
         boot = c.get("bootstrap")
@@ -298,6 +300,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                     "verdict": verdict, "estimate": v.estimate,
                     "low": v.low, "high": v.high, "p_value": v.p_value, "p_holm": v.adjusted_p,
                     "n": result.n, "evidence": _describe(result, c["unit"], boot),
+                    "unit": c["unit"], "paper_effect": effects.get(c["claim"]),
                     "test_low": math.nan if boot is None else boot.low,
                     "test_high": math.nan if boot is None else boot.high,
                     "seeds_for_target": _seeds_for_target(result)})
@@ -408,6 +411,43 @@ def verdict_text(judged: dict) -> str:
     if held is not None and not held["met"] and judged["verdict"] != NOT_TESTABLE:
         return f"{judged['verdict']} ({PREMISE_NOT_MET})"
     return judged["verdict"]
+
+
+def paper_effects() -> dict[str, float]:
+    """The paper's own effect for each claim it gives numbers for, in the claim's units, on
+    its main datasets (CIFAR-100, AG News): Tables 3/4's differences, the slope of Tables
+    3/4's accuracies over the block counts they print, and Fig 9's frozen minus unfrozen as
+    printed (see :data:`dreamlib.paper.INCONSISTENCIES` on its labels)."""
+    out = {}
+    m = MAIN_BLOCKS
+    for task, table, chain in (("vision", "table3", "ResNet18"), ("text", "table4", "LSTM-4")):
+        column = paper.MAIN_DATASETS[task]
+
+        def acc(name, table=table, column=column):
+            return paper.paper_accuracy(table, name, column)
+
+        out[f"SleepNet-{m} beats the chain alone ({task})"] = acc(f"SleepNet-{m}") - acc(chain)
+        out[f"DreamNet-{m} beats the chain alone ({task})"] = acc(f"DreamNet-{m}") - acc(chain)
+        out[f"DreamNet-{m} beats SleepNet-{m} ({task})"] = acc(f"DreamNet-{m}") - acc(f"SleepNet-{m}")
+        for name in ("SleepNet", "DreamNet"):
+            levels = [(b, acc(f"{name}-{b}")) for b in range(1, 5)
+                      if _printed(table, f"{name}-{b}")]
+            if len(levels) >= 3:
+                fit = np.polyfit([b for b, _ in levels], [a for _, a in levels], 1)
+                out[f"{name} accuracy grows with M ({task})"] = float(fit[0])
+    for dataset, task in (("cifar100", "vision"), ("ag_news", "text")):
+        row = paper.FIG9_VALUES[dataset]
+        name = row["model"].split("-")[0]
+        out[f"frozen beats unfrozen ({name}, {task})"] = row["frozen"] - row["unfrozen"]
+    return out
+
+
+def _printed(table: str, model: str) -> bool:
+    try:
+        paper.paper_row(table, model)
+    except KeyError:
+        return False
+    return True
 
 
 def _seeds_for_target(result) -> int | None:

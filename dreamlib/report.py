@@ -407,6 +407,58 @@ def blocks_figure(vision: list[dict], text: list[dict]):
     return fig
 
 
+VERDICT_COLOURS = {"supported": "#2a9d4b", "not supported": "#c0392b",
+                   "inconclusive": "#7f7f7f"}
+
+
+def claims_overview(judged: list[dict]):
+    """Every claim at a glance: its effect with the seed-paired t CI (thick) and, where the
+    runs kept their predictions, the CI that also resamples the test set (thin), coloured by
+    verdict (hollow where the premise is not met); the paper's own effect as a black diamond
+    where it gives one; claims without the runs to test them listed, not drawn. One panel
+    per unit (accuracy points, points per block, ...)."""
+    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    from matplotlib.lines import Line2D
+
+    units = list(dict.fromkeys(c.get("unit", "") for c in judged))
+    sizes = [sum(c.get("unit", "") == u for c in judged) for u in units]
+    fig, axes = plt.subplots(len(units), 1, figsize=(9, 0.34 * sum(sizes) + 1.1 * len(units)),
+                             gridspec_kw={"height_ratios": [s + 1.5 for s in sizes]},
+                             squeeze=False)
+    for ax, unit in zip(axes[:, 0], units):
+        rows = [c for c in judged if c.get("unit", "") == unit][::-1]
+        for y, c in enumerate(rows):
+            colour = VERDICT_COLOURS.get(c["verdict"])
+            if colour is not None and not math.isnan(c["estimate"]):
+                test_low, test_high = c.get("test_low", math.nan), c.get("test_high", math.nan)
+                if not math.isnan(test_low):
+                    ax.plot([test_low, test_high], [y, y], color=colour, lw=1)
+                ax.plot([c["low"], c["high"]], [y, y], color=colour, lw=4, alpha=0.6,
+                        solid_capstyle="butt")
+                hollow = c.get("premise") is not None and not c["premise"]["met"]
+                ax.plot(c["estimate"], y, "o", color=colour, ms=6,
+                        markerfacecolor="white" if hollow else colour)
+            if c.get("paper_effect") is not None:
+                ax.plot(c["paper_effect"], y, "D", color="black", ms=5)
+        labels = [c["claim"] + ("" if c["verdict"] in VERDICT_COLOURS else "  (not testable)")
+                  for c in rows]
+        ax.set_yticks(range(len(rows)), labels, fontsize=7.5)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.axvline(0 if "×" not in unit else 1, color="#333333", lw=0.8)
+        ax.set_xlabel(f"effect ({unit})", fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", color="#dddddd", lw=0.5)
+    handles = [Line2D([], [], color=c, marker="o", lw=4, alpha=0.8, label=v)
+               for v, c in VERDICT_COLOURS.items()]
+    handles += [Line2D([], [], color="#7f7f7f", marker="o", markerfacecolor="white", lw=0,
+                       label="premise not met"),
+                Line2D([], [], color="black", marker="D", lw=0, label="the paper's effect"),
+                Line2D([], [], color="#7f7f7f", lw=1, label="95 % CI with the test set")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
 def plateau_figure(records: list[dict], main_epochs: int):
     """The chain's test accuracy against its epochs at the main scale: every seed as a dot,
     the mean with its t-based 95 % CI, the main comparison's epochs marked."""

@@ -3,6 +3,8 @@ reference rows."""
 
 from __future__ import annotations
 
+import math
+
 from dreamlib import report
 from test_claims import NOISE, record
 
@@ -40,3 +42,37 @@ def test_summaries_group_by_any_typed_fields():
     summary = report.summarize(report.frame(records), keys=("task", "variant", "group"))
     assert list(summary.columns[:3]) == ["task", "variant", "group"]
     assert summary.set_index("variant").loc["baseline", "n"] == 5
+
+
+def test_the_claims_overview_draws_every_testable_claim_and_lists_the_rest(tmp_path):
+    """One panel per unit; each testable claim a point with its CI(s) in its verdict's
+    colour, the paper's effect a diamond; a claim without runs is labelled, not drawn."""
+    judged = [
+        {"claim": "a beats b", "verdict": "supported", "estimate": 1.0, "low": 0.5, "high": 1.5,
+         "test_low": 0.2, "test_high": 1.8, "unit": "points", "paper_effect": 2.5,
+         "premise": None},
+        {"claim": "c beats d", "verdict": "inconclusive", "estimate": 0.1, "low": -0.5,
+         "high": 0.7, "test_low": math.nan, "test_high": math.nan, "unit": "points",
+         "paper_effect": None, "premise": {"met": False}},
+        {"claim": "more is better", "verdict": "not testable at this scale",
+         "estimate": math.nan, "low": math.nan, "high": math.nan, "unit": "points per block",
+         "paper_effect": 4.0},
+    ]
+    fig = report.claims_overview(judged)
+    axes = fig.axes
+    assert len(axes) == 2
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert labels == ["c beats d", "a beats b"]
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == [
+        "more is better  (not testable)"]
+    supported = [line for line in axes[0].lines
+                 if line.get_color() == report.VERDICT_COLOURS["supported"]]
+    xs = sorted(tuple(line.get_xdata()) for line in supported)
+    assert (0.2, 1.8) in xs and (0.5, 1.5) in xs and (1.0,) in xs
+    diamonds = [line for ax in axes for line in ax.lines if line.get_marker() == "D"]
+    assert sorted(float(d.get_xdata()[0]) for d in diamonds) == [2.5, 4.0]
+    hollow = [line for line in axes[0].lines if line.get_marker() == "o"
+              and line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1
+    report.save_figure(fig, "claims_overview", tmp_path)
+    assert (tmp_path / "figures" / "claims_overview.png").stat().st_size > 1000
