@@ -91,7 +91,9 @@ def paired_bootstrap(df: pd.DataFrame, a: dict, b: dict):
 def _comparison(name: str, df: pd.DataFrame, a: dict, b: dict, task: str) -> dict:
     """A claim "a beats b": the seed-paired t result and, beside it, the interval that also
     resamples the test examples."""
-    return {**_claim(name, paired(df, a, b), task=task), "bootstrap": paired_bootstrap(df, a, b)}
+    rows = pd.concat([_select(df, **a), _select(df, **b)])
+    return {**_claim(name, paired(df, a, b), task=task, df=rows),
+            "bootstrap": paired_bootstrap(df, a, b)}
 
 
 def _common_seeds(df: pd.DataFrame, level: str) -> pd.DataFrame:
@@ -170,7 +172,7 @@ def block_claims(records: list[dict], task: str) -> list[dict]:
     """Section 4.6.2: accuracy grows with the number of blocks M (slope over M and seeds)."""
     df = _select(frame(records), task=task)
     return [_claim(f"{name} accuracy grows with M ({task})", block_trend(df, method),
-                   unit="points per block", task=task)
+                   unit="points per block", task=task, df=_select(df, method=method))
             for name, method in (("SleepNet", "sleepnet"), ("DreamNet", "dreamnet"))]
 
 
@@ -178,7 +180,9 @@ def chain_claims(records: list[dict]) -> list[dict]:
     """Fig 7: a better chain alone gives a better SleepNet / DreamNet (slope over chains)."""
     df = frame(records)
     return [_claim(f"better chain → better {name} ({task})", chain_trend(df, task, method),
-                   unit="points per point", task=task)
+                   unit="points per point", task=task,
+                   df=_select(df, task=task)[_select(df, task=task)["method"].isin(
+                       ["baseline", method])])
             for task in ("vision", "text") for method, name in (("sleepnet", "SleepNet"),
                                                                 ("dreamnet", "DreamNet"))]
 
@@ -262,10 +266,23 @@ def efficiency_claims(records: list[dict]) -> list[dict]:
     return out
 
 
-def _claim(name: str, result, unit: str = "points", task: str | None = None) -> dict:
+def _claim(name: str, result, unit: str = "points", task: str | None = None,
+           df: pd.DataFrame | None = None) -> dict:
     """A claim row before the family's adjustment (see :func:`judge_all`); ``task``: the
-    task whose encoder the claim rests on (None: it rests on none)."""
-    return {"claim": name, "result": result, "unit": unit, "task": task}
+    task whose encoder the claim rests on (None: it rests on none); ``df``: the runs it
+    reads, whose scale it states."""
+    return {"claim": name, "result": result, "unit": unit, "task": task,
+            "scale": scale_text(df)}
+
+
+def scale_text(df: pd.DataFrame | None) -> str:
+    """The scale of the runs in ``df``: dataset, training examples and epochs (each
+    distinct one, so a claim never hides a mix)."""
+    if df is None or df.empty:
+        return ""
+    scales = dict.fromkeys(zip(df["dataset"], df["max_train"], df["epochs"]))
+    return "; ".join(f"{dataset}, {'all' if pd.isna(n) else f'{int(n):,}'} × {epochs} ep"
+                     for dataset, n, epochs in scales)
 
 
 def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
@@ -290,7 +307,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                         "low": math.nan, "high": math.nan, "p_value": math.nan,
                         "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"]),
                         "unit": c["unit"], "paper_effect": effects.get(c["claim"]),
-                        "seeds_for_target": None})
+                        "scale": c.get("scale", ""), "seeds_for_target": None})
             continue
         boot = c.get("bootstrap")
         verdict = v.verdict
@@ -301,6 +318,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                     "low": v.low, "high": v.high, "p_value": v.p_value, "p_holm": v.adjusted_p,
                     "n": result.n, "evidence": _describe(result, c["unit"], boot),
                     "unit": c["unit"], "paper_effect": effects.get(c["claim"]),
+                    "scale": c.get("scale", ""),
                     "test_low": math.nan if boot is None else boot.low,
                     "test_high": math.nan if boot is None else boot.high,
                     "seeds_for_target": _seeds_for_target(result)})
@@ -487,7 +505,8 @@ def what_we_see(judged: list[dict]) -> str:
         if c["verdict"] == NOT_TESTABLE:
             lines.append(f"- {c['claim']}: not testable here ({c['evidence']}).")
             continue
-        lines.append(f"- {c['claim']}: {c['evidence']} → **{verdict_text(c)}**"
+        scale = f" ({c['scale']})" if c.get("scale") else ""
+        lines.append(f"- {c['claim']}{scale}: {c['evidence']} → **{verdict_text(c)}**"
                      + ("" if math.isnan(c["p_holm"]) else f" (Holm-adjusted p = {c['p_holm']:.3g})")
                      + ".")
     lines += premise_lines(judged)
@@ -509,7 +528,7 @@ def claims_table(judged: list[dict]) -> pd.DataFrame:
     """The verdict table (one row per claim) as shown in notebook 10 and claims.md."""
     return pd.DataFrame([{
         "Claim": c["claim"], "Verdict": verdict_text(c),
-        "Effect [95 % CI]": c["evidence"],
+        "Effect [95 % CI]": c["evidence"], "Scale": c.get("scale", ""),
         "p (Holm)": "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}",
         f"Seeds for ±{TARGET_HALF_WIDTH:g}": _seeds_text(c.get("seeds_for_target")),
     } for c in judged])
@@ -529,13 +548,14 @@ def claims_markdown(judged: list[dict], profile: str, counts: list[dict]) -> str
              "*inconclusive*. The last column plans the next protocol: the paired seeds "
              f"that would narrow a comparison's CI to ±{TARGET_HALF_WIDTH:g} point at the spread "
              "measured here (a spread estimated from few seeds is itself uncertain).", "",
-             f"| Claim | Verdict | Effect [95 % CI] | p | p (Holm) | Seeds for ±{TARGET_HALF_WIDTH:g} |",
-             "|---|---|---|---|---|---|"]
+             f"| Claim | Verdict | Effect [95 % CI] | Scale | p | p (Holm) | Seeds for ±{TARGET_HALF_WIDTH:g} |",
+             "|---|---|---|---|---|---|---|"]
     for c in judged:
         p = "" if math.isnan(c["p_value"]) else f"{c['p_value']:.3g}"
         p_holm = "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}"
         seeds = _seeds_text(c.get("seeds_for_target"))
-        lines.append(f"| {c['claim']} | **{verdict_text(c)}** | {c['evidence']} | {p} | {p_holm} "
+        lines.append(f"| {c['claim']} | **{verdict_text(c)}** | {c['evidence']} "
+                     f"| {c.get('scale', '')} | {p} | {p_holm} "
                      f"| {seeds} |")
     premises = premise_lines(judged)
     if premises:

@@ -21,7 +21,8 @@ def record(method: str, seed: int, accuracy: float, task: str = "vision", blocks
         "blocks": blocks, "variant": variant, "paper": paper, "run": f"{method}{blocks}{seed}",
         "seed": seed, "accuracy": accuracy / 100, "train_loss": 0.1, "params": 1,
         "trainable_params": 1, "flops": 1, "seconds_per_epoch": seconds, "device": "cpu",
-        "config": {"dataset": "fashion-mnist", "encoder_lr": 1e-4,
+        "config": {"dataset": "fashion-mnist", "encoder_lr": 1e-4, "epochs": 3,
+                   "max_train": 5000,
                    "model": {"task": task, "chain": chain, "a_out": "linear",
                              "encoder": "mae-small", "method": method, "image_size": 28}},
         "versions": {},
@@ -129,7 +130,8 @@ def test_too_few_runs_are_not_testable_rather_than_certain():
 def test_what_we_see_is_written_from_the_judged_claims():
     judged = claims.judge_all(claims.method_claims(table(), "vision"))
     text = claims.what_we_see(judged)
-    assert "SleepNet-2 beats the chain alone (vision): +2.00 points" in text
+    assert ("SleepNet-2 beats the chain alone (vision) (fashion-mnist, 5,000 × 3 ep): "
+            "+2.00 points") in text
     assert "**supported**" in text and "**inconclusive**" in text
     assert text.count("\n- ") + 1 >= len(judged) - 1
 
@@ -372,3 +374,17 @@ def test_a_chain_still_climbing_is_not_on_its_plateau_and_too_few_runs_say_so():
     assert "not on its plateau" in claims.plateau_text(check)
     assert claims.plateau(plateau_records({3: [70.0, 71.0]}), "vision", 3) is None
     assert "not in the run store yet" in claims.plateau_text(None)
+
+
+def test_every_claim_states_the_scale_of_its_runs():
+    rows = table()
+    for r in rows:
+        if r["method"] == "dreamnet":
+            r["config"] = {**r["config"], "max_train": 20000}
+    judged = by_claim(claims.judge_all(claims.method_claims(rows, "vision")))
+    assert judged["SleepNet-2 beats the chain alone (vision)"]["scale"] == \
+        "fashion-mnist, 5,000 × 3 ep"
+    assert judged["DreamNet-2 beats SleepNet-2 (vision)"]["scale"] == \
+        "fashion-mnist, 20,000 × 3 ep; fashion-mnist, 5,000 × 3 ep"
+    markdown = claims.claims_markdown(list(judged.values()), "smoke", [])
+    assert "| Scale |" in markdown and "| fashion-mnist, 5,000 × 3 ep |" in markdown
