@@ -476,16 +476,16 @@ def plateau_figure(records: list[dict], main_epochs: int):
                 color="#333333", marker="o", capsize=3,
                 label="mean, 95 % CI", zorder=3)
     ax.axvline(main_epochs, color="#555555", ls=":", lw=1)
-    ax.annotate("main comparison", (main_epochs, ax.get_ylim()[0]), xytext=(3, 3),
-                textcoords="offset points", fontsize=8, color="#555555")
+    ax.text(main_epochs, 1.01, "main comparison", transform=ax.get_xaxis_transform(),
+            ha="center", va="bottom", fontsize=8, color="#555555")
     ax.set_xscale("log", base=2)
     ax.set_xticks(epochs, [str(e) for e in epochs])
     ax.set_xlabel("epochs")
     ax.set_ylabel("test accuracy (%)")
     chain, dataset = df["chain"].iloc[0], df["dataset"].iloc[0]
     ax.set_title(f"{chain} on {df['max_train'].iloc[0]:,} {dataset} examples "
-                 f"(n = {cis[0].n} per point)", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+                 f"(n = {cis[0].n} per point)", fontsize=9, pad=14)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
