@@ -94,7 +94,7 @@ GRID_SETTINGS: dict[str, dict] = {
     # Two scales. The main comparison (Tables 3/4's chain, control, SleepNet-2, DreamNet-2)
     # at ``main_scale``, where the chain is on its plateau: doubling its epochs moved its mean
     # less than its 95 % CI half-width (3 seeds, this machine: ResNet18 on 20,000 images
-    # 89.0 % +- 1.1 after 3 epochs, 89.7 after 6; LSTM on 16,000 definitions 77.8 % +- 1.8
+    # 89.0 % +- 1.1 after 3 epochs, 89.8 after 6; LSTM on 16,000 definitions 77.8 % +- 1.8
     # after 12, 78.7 after 24, 75.0 after 6; TF-IDF + logistic regression on the same 16,000:
     # 83.9 %, so the LSTM reaches 0.93 of it). Curves and ablations at the quick scale (the
     # profile's run defaults above). Main rows: 5 seeds; ablation arms 5; curve points 3.
