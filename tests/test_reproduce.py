@@ -50,7 +50,8 @@ def test_the_batch_records_each_notebooks_time_and_keeps_dreams(smoke_batch):
     assert sorted({number for number, _ in rows}) == [path.name[:2] for path in notebooks()]
     assert all(float(row["seconds"]) > 0 and row["profile"] == "smoke" for row in rows.values())
     (row,) = [row for (number, _), row in rows.items() if number == "02"]
-    assert int(row["runs"]) == len(schedule.unique_runs(experiments.table3_vision("smoke")))
+    assert int(row["runs"]) == len(schedule.unique_runs(experiments.table3_vision("smoke")
+                                                        + experiments.vision_plateau("smoke")))
     for entry in experiments.dreams("smoke"):  # every DreamNet of the grids keeps its dreams
         assert (SHARED_RUNS / entry.cfg.run_hash() / DREAMS_FILE).is_file()
 
