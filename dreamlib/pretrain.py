@@ -169,7 +169,11 @@ class PretrainConfig:
 # MAE held-out MSE after 4 epochs 0.162 (lr 1.5e-3) vs 0.154 (4e-3); masked LM after 3 epochs
 # 7.22 (batch 128) vs 7.14 (batch 64); MiniLM head 7.23 (lr 5e-3) vs 7.19 (2e-2) after 3.
 RECIPES: dict[str, PretrainConfig] = {
-    "mae-small": PretrainConfig("mae-small", "fashion-mnist", epochs=10, batch_size=128,
+    # 40 epochs (81 min on one core, another job on the second): held-out loss 0.0384 (0.0473
+    # after the earlier 10-epoch recipe), its last epochs within 0.1 % of each other. Linear
+    # probe of the frozen features on 5,000 labelled images (dreamlib.probes), raw pixels
+    # 81.7 %: mean of the tokens 85.7 % (10 epochs: 82.6), 2 x 2 grid 86.5 % (84.6)
+    "mae-small": PretrainConfig("mae-small", "fashion-mnist", epochs=40, batch_size=128,
                                 lr=3e-3, weight_decay=0.05),
     "mlm-small": PretrainConfig("mlm-small", "wordnet-nouns", epochs=10, batch_size=64,
                                 lr=1e-3, weight_decay=0.01),
