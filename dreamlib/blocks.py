@@ -77,18 +77,36 @@ def straight_through(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # ------------------------------------------------------------------------------------------
 
 
+def as_pretrained_colours(conv: nn.Conv2d) -> nn.Conv2d:
+    """Set a 1×1 conv from an image's channels to 3 to the map the encoder was pre-trained
+    behind: a grey channel copied to R, G and B (as :func:`dreamlib.transforms.match_channels`
+    does for pre-training), RGB left as it is; no bias. Training may still move it."""
+    with torch.no_grad():
+        conv.weight.zero_()
+        for out in range(3):
+            conv.weight[out, out % conv.in_channels, 0, 0] = 1.0
+        if conv.bias is not None:
+            conv.bias.zero_()
+    return conv
+
+
 class ImageAdapter(nn.Module):
     """A_in (vision): 1×1 conv to 3 channels, then bilinear resize to the encoder's input size.
 
     The authors resize first and convolve second; both maps are linear per pixel and the
     bilinear weights sum to one, so the order does not change the function, and convolving at
-    the smaller size is cheaper.
+    the smaller size is cheaper. ``reads_image``: the adapter reads the input image itself
+    (the encoder-features control), so it starts as the colour map of pre-training
+    (:func:`as_pretrained_colours`) and the frozen encoder first sees the images it was
+    trained on; a sleep connection's A_in reads hidden states and starts random.
     """
 
-    def __init__(self, in_channels: int, image_size: int):
+    def __init__(self, in_channels: int, image_size: int, reads_image: bool = False):
         super().__init__()
         self.image_size = image_size
         self.proj = nn.Conv2d(in_channels, 3, kernel_size=1)
+        if reads_image:
+            as_pretrained_colours(self.proj)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return resize(self.proj(h), (self.image_size, self.image_size))

@@ -575,3 +575,28 @@ def test_a_fine_tuned_encoder_learns_at_the_encoder_rate_and_the_head_at_the_cha
     assert [g["lr"] for g in groups] == [5e-3, 1e-4]
     assert {id(p) for p in groups[1]["params"]} == encoder
     assert encoder.isdisjoint(id(p) for p in groups[0]["params"])
+
+
+@pytest.mark.parametrize("method", ["finetune", "features"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_models_that_read_the_image_start_by_showing_it_as_pre_trained(method, channels):
+    """The fine-tuned encoder and the encoder-features control put the image itself through
+    the encoder: at initialisation its colour map is pre-training's (grey copied to RGB, RGB
+    kept), not a random one the frozen encoder never saw."""
+    cfg = tiny(method=method, in_channels=channels)
+    net = build(cfg).eval()
+    seen, encode = [], net.encoder.encode
+    net.encoder.encode = lambda x, *a, **k: (seen.append(x), encode(x, *a, **k))[1]
+    images = torch.rand(2, channels, cfg.image_size, cfg.image_size) * 2 - 1
+    with torch.no_grad():
+        net(images)
+    size = net.encoder.image_size
+    expected = F.interpolate(images.expand(-1, 3, -1, -1) if channels == 1 else images,
+                             size=(size, size), mode="bilinear", align_corners=False)
+    assert torch.allclose(seen[0], expected, atol=1e-6)
+
+
+def test_a_sleep_connections_a_in_reads_hidden_states_and_starts_random():
+    net = build(tiny(method="sleepnet", blocks=1))
+    weight = net.connections[0].adapter.proj.weight
+    assert weight.shape[1] > 3 and not torch.all((weight == 0) | (weight == 1))

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..blocks import ImageAdapter, VisionDreamConnection, VisionSleepConnection, resize
+from ..blocks import (ImageAdapter, VisionDreamConnection, VisionSleepConnection,
+                      as_pretrained_colours, resize)
 from ..encoders import VisionEncoder
 from .base import Classifier
 
@@ -156,7 +157,7 @@ class VisionFeaturesControl(ResNetClassifier):
                  num_classes: int):
         super().__init__(chain, num_classes)
         self.encoder = encoder
-        self.adapter = ImageAdapter(in_channels, encoder.image_size)
+        self.adapter = ImageAdapter(in_channels, encoder.image_size, reads_image=True)
         self.norm = nn.LayerNorm(encoder.hidden_size)
         self.proj = nn.Linear(encoder.hidden_size, chain.feature_dim)
 
@@ -238,7 +239,10 @@ class VisionFinetune(Classifier):
     def __init__(self, encoder: VisionEncoder, in_channels: int, num_classes: int):
         super().__init__()
         self.encoder = encoder
-        self.to_rgb = nn.Conv2d(in_channels, 3, 1) if in_channels != 3 else nn.Identity()
+        # starts as pre-training's grey-to-RGB copy: a random map would hide the images the
+        # encoder knows behind a random colour transform that fine-tuning must first undo
+        self.to_rgb = (as_pretrained_colours(nn.Conv2d(in_channels, 3, 1)) if in_channels != 3
+                       else nn.Identity())
         self.norm = nn.LayerNorm(encoder.hidden_size)
         self.fc = nn.Linear(encoder.hidden_size, num_classes)
 
