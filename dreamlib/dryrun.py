@@ -289,7 +289,9 @@ def plan_table(runs: list[PlannedRun], rates: dict[str, float]):
     """One row per notebook: runs, training PFLOPs and estimated GPU-hours (paper hardware)."""
     rows = [{"notebook": r.notebook, "runs": 1, "PFLOPs": r.flops / 1e15,
              "GPU-hours": gpu_hours(r, rates)} for r in runs]
-    table = pd.DataFrame(rows).groupby("notebook", as_index=False).sum()
+    columns = ["notebook", "runs", "PFLOPs", "GPU-hours"]
+    # a selection without runs (notebook 01 alone) plans a total of zero
+    table = pd.DataFrame(rows, columns=columns).groupby("notebook", as_index=False).sum()
     total = {"notebook": "total", "runs": int(table["runs"].sum()),
              "PFLOPs": table["PFLOPs"].sum(), "GPU-hours": table["GPU-hours"].sum()}
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True).round(

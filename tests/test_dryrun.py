@@ -216,3 +216,10 @@ def test_dry_run_of_the_paper_profile_executes_its_notebooks(tmp_path):
     for name in ("table5_efficiency.md", "table1_dreams.md"):
         assert (out / "out" / "results" / "tables" / name).is_file()
     assert (out / "out" / "figures" / "fig6_dreams.png").is_file()
+
+
+def test_a_plan_without_runs_is_a_total_of_zero():
+    """Notebook 01 trains nothing: its dry run's plan is one total row, not a crash."""
+    table = dryrun.plan_table([], {"ResNet18": 1e12})
+    assert list(table["notebook"]) == ["total"]
+    assert table.iloc[0]["runs"] == 0 and table.iloc[0]["GPU-hours"] == 0

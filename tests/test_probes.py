@@ -67,6 +67,7 @@ def test_the_premise_summary_is_written_from_the_tables_numbers():
         row("vision", "resnet18 (chain)", probes.CHAIN, 88.1, 0.4),
         row("text", "TF-IDF + logistic regression", probes.RAW, 74.8),
         row("text", "minilm (mean)", probes.PROBE, 81.0),
+        {**row("text", "roberta-base", probes.PROBE, math.nan), "Scale": "not probed here"},
         row("text", "fine-tuned encoder", probes.TUNED, math.nan),
         row("text", "lstm (chain)", probes.CHAIN, math.nan),
     ])
@@ -76,3 +77,14 @@ def test_the_premise_summary_is_written_from_the_tables_numbers():
     assert "reaches 70.0 %, below the chain's 88.1 %: the premise is not met" in text
     assert "text: the fine-tuned encoder and the chain are not in the run store yet" in text
     assert "+6.2 points against TF-IDF" in text
+    assert "- text: roberta-base not probed (not probed here)." in text
+
+
+def test_only_the_encoders_a_cpu_profile_ships_or_packages_are_probed():
+    assert set(probes.PROBED_ENCODERS) == {"mae-small", "mlm-small", "minilm"}
+    from dreamlib.experiments import probe_setup
+
+    _, hub = probe_setup("paper", "vision")
+    assert hub and not set(hub) & set(probes.PROBED_ENCODERS)  # listed, not probed
+    _, default = probe_setup("default", "text")
+    assert default == ["mlm-small", "minilm"]
