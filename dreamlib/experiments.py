@@ -177,7 +177,7 @@ def chain_plateau(profile: str, tasks=("vision", "text"), seeds=None) -> list[En
             for seed in seeds:
                 cfg = dataclasses.replace(
                     _main(profile, task, seed, method="baseline", chain=_default_chain(task)),
-                    epochs=epochs, eval_every=epochs).validate()
+                    epochs=epochs).validate()  # the main epochs: the main rows' own run
                 rows.append(Entry(f"{epochs} epochs", cfg, variant=str(epochs)))
     return rows
 

@@ -437,7 +437,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
         tick = time.time()
         accuracy = None
         if evaluates(cfg, epoch):
-            accuracy, *scored = _final_evaluation(model, data, cfg, accelerator)
+            accuracy, *scored = _recalibrated_evaluation(model, data, cfg, accelerator)
         # a finite loss can still leave non-finite weights (one step with a huge --lr): such
         # an epoch must never be checkpointed, nor end in a finished run
         broken = [name for name, tensor in accelerator.unwrap_model(model).state_dict().items()
@@ -467,7 +467,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
 
     metrics = _metrics(cfg, rows, counts, flops, accelerator, folder)
     if start == cfg.epochs:  # resumed after the last epoch: its predictions were not kept
-        _, *scored = _final_evaluation(model, data, cfg, accelerator)
+        _, *scored = _recalibrated_evaluation(model, data, cfg, accelerator)
     if accelerator.is_main_process:
         # the predictions first: a finished run (metrics.json) always has them
         write_predictions(folder, *scored, accuracy=metrics["accuracy"])
@@ -476,7 +476,7 @@ def _train_run(cfg: RunConfig, out: str | os.PathLike, log=print, progress: bool
     return metrics
 
 
-def _final_evaluation(model, data, cfg: RunConfig, accelerator):
+def _recalibrated_evaluation(model, data, cfg: RunConfig, accelerator):
     """BatchNorm recalibrated to the current weights, then :func:`evaluate` on the test set:
     (accuracy, labels, predictions). Deterministic, so a resumed run that re-scores its last
     epoch gets the predictions it would have kept."""
