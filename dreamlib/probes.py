@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .blocks import masked_mean
 from .data import TEST_SUBSET_SEED, load_split
 from .encoders import (EMBEDDED_ENCODERS, PACKAGED_ENCODERS, VisionEncoder, load_encoder,
                        load_tokenizer)
@@ -112,8 +113,7 @@ def text_features(encoder, ids: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         for rows in torch.arange(len(ids)).split(BATCH):
             hidden = encoder.encode(input_ids=ids[rows], attention_mask=mask[rows])
-            weights = mask[rows].unsqueeze(-1).to(hidden.dtype)
-            out.append((hidden * weights).sum(1) / weights.sum(1).clamp(min=1))
+            out.append(masked_mean(hidden, mask[rows]))
     return torch.cat(out).numpy()
 
 

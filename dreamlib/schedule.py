@@ -55,12 +55,13 @@ def run_entries(entries, runs_dir: str | Path, data_dir: str | None = None, log=
             announced = pending
         if pending:
             time.sleep(poll)
-    records = []
-    for entry in entries:
-        folder = run_folder(runs_dir, entry.cfg)
-        records.append({**entry.fields(), "run": folder.name, "folder": str(folder),
-                        **metrics[entry.cfg.run_hash()]})
-    return records
+    return [_record(entry, run_folder(runs_dir, entry.cfg), metrics[entry.cfg.run_hash()])
+            for entry in entries]
+
+
+def _record(entry, folder: Path, metrics: dict) -> dict:
+    """One entry's record: its typed fields, its run folder and the run's metrics."""
+    return {**entry.fields(), "run": folder.name, "folder": str(folder), **metrics}
 
 
 def finished_entries(entries, runs_dir: str | Path, data_dir: str | None = None) -> list[dict]:
@@ -73,8 +74,7 @@ def finished_entries(entries, runs_dir: str | Path, data_dir: str | None = None)
         folder = run_folder(runs_dir, cfg)
         metrics = load_metrics(folder)
         if metrics is not None:
-            records.append({**entry.fields(), "run": folder.name, "folder": str(folder),
-                            **metrics})
+            records.append(_record(entry, folder, metrics))
     return records
 
 
