@@ -14,7 +14,7 @@ export HF_HOME ?= $(CURDIR)/.cache/huggingface
 # hold no figures. Headless matplotlib falls back to Agg by itself.
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: env data-packages reproduce test test-fast lab lint clean
+.PHONY: env data-packages reproduce test test-fast lab lint clean check-pages chromium
 
 env: $(STAMP)
 
@@ -51,6 +51,23 @@ test: env
 # distributed, compile), in a few minutes.
 test-fast: env
 	$(PY) -m pytest -q -m "not slow" tests
+
+# The HTML pages of results/html open offline: each is rendered in headless Chromium with the
+# network off, and any fetch from outside the repository, missing image or broken local link
+# fails it (tools/check_pages.py). HTML=DIR checks another folder of pages.
+HTML ?= results/html
+check-pages: env chromium
+	$(PY) tools/check_pages.py $(HTML)
+
+# Debian's chromium, for check-pages (as data-packages: installed when apt-get and root allow).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  true; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "NOTE: check-pages needs Chromium: sudo apt-get install chromium"; exit 1; \
+	fi
 
 lab: env
 	$(PY) -m jupyter lab notebooks/00_overview.ipynb

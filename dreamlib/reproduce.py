@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import subprocess
 import threading
 import time
@@ -241,66 +240,9 @@ class RunProgress:
             self.bar.close()
 
 
-STYLESHEET = "style.css"  # the nbconvert template's CSS, shared by every page of results/html
-_TEMPLATE_STYLE = re.compile(r'<style type="text/css">\n?(.*?)</style>', re.DOTALL)
-
-
-def shared_stylesheet(bodies: list[str]) -> tuple[str, list[str]]:
-    """Move the template stylesheets that every page embeds (about 260 KB each) into one
-    file: returns its text and the pages, which link it where the first one stood. Styles of
-    a notebook's own outputs, and typed ones only some pages have, stay in their page."""
-    if not bodies:
-        return "", bodies
-    found = [_TEMPLATE_STYLE.findall(body) for body in bodies]
-    shared = [css for css in found[0] if all(css in others for others in found[1:])]
-    if not shared:
-        return "", bodies
-    link = f'<link rel="stylesheet" href="{STYLESHEET}">'
-
-    def linked(body: str) -> str:
-        first = True
-
-        def swap(match):
-            nonlocal first
-            if match.group(1) not in shared:
-                return match.group(0)
-            if first:
-                first = False
-                return link
-            return ""
-
-        return _TEMPLATE_STYLE.sub(swap, body)
-
-    return "\n".join(shared), [linked(body) for body in bodies]
-
-
-def export_html(executed: Path, html: Path) -> list[Path]:
-    """HTML pages of the executed notebooks (figures embedded) and an index page linking them,
-    so the results can be browsed without Jupyter; the template's CSS is one shared
-    :data:`STYLESHEET` (:func:`shared_stylesheet`), not a copy in every page."""
-    import nbformat  # deferred: nbformat/nbconvert take ~2 s to import
-    from nbconvert import HTMLExporter  # deferred: as nbformat
-
-    exporter = HTMLExporter()
-    sources = [notebook for notebook in sorted(executed.glob("[0-9][0-9]_*.ipynb"))
-               if not notebook.name.endswith(".failed.ipynb")]
-    bodies = [exporter.from_notebook_node(nbformat.read(notebook, as_version=4))[0]
-              for notebook in sources]
-    shared, bodies = shared_stylesheet(bodies)
-    if shared:
-        atomic_write_text(html / STYLESHEET, shared)
-    pages = []
-    for notebook, body in zip(sources, bodies):
-        page = html / f"{notebook.stem}.html"
-        atomic_write_text(page, body)
-        pages.append(page)
-    links = "\n".join(f'<li><a href="{page.name}">{page.stem}</a></li>' for page in pages)
-    atomic_write_text(html / "index.html",
-                      "<!doctype html>\n<meta charset=\"utf-8\">\n<title>dreamlib results</title>\n"
-                      "<h1>dreamlib: the executed notebooks</h1>\n"
-                      f"<p>Made by <code>python -m dreamlib reproduce</code>.</p>\n<ul>\n{links}\n</ul>\n")
-    return pages
-
+# The pages of results/html and their landing page live in dreamlib.pages; these names stay
+# importable from here, where the batch (and its tests) always found them.
+from .pages import STYLESHEET, export_html, shared_stylesheet  # noqa: F401
 
 OUTPUT_MARKER = ".dreamlib-output"  # in an --output-dir: the batch writes here (its own files)
 
