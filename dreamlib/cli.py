@@ -162,6 +162,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count_of_gpus(text: str) -> int:
+    """argparse type of --gpus-per-run: 0 (CPU) or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive whole number, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse type of --mem-gb: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one ``error:`` line (exit 2), like every other error."""
 
@@ -170,7 +192,23 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USER_ERROR)
 
 
+def launch_options(args: argparse.Namespace):
+    """The launcher flags of ``reproduce`` (:class:`dreamlib.launch.LaunchOptions`), checked
+    before anything loads or is written (:func:`dreamlib.launch.check_options`)."""
+    from .launch import LaunchOptions, check_options
+
+    options = LaunchOptions(
+        launcher=args.launcher, jobs=args.jobs, threads=args.threads, wait=not args.no_wait,
+        partition=args.partition, account=args.account, gpus=args.gpus_per_run,
+        cpus=args.cpus_per_run, mem_gb=args.mem_gb, time_min=args.time_min,
+        config=args.cluster_config)
+    return check_options(options) if not args.dry_run else options
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .launch import check_options
+
+    launch = launch_options(args)
     from .reproduce import reproduce  # deferred: loads torch and papermill
 
     if args.dry_run:
@@ -182,10 +220,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         if args.jobs is not None or args.threads is not None:
             raise ConfigError("--dry-run trains one run at a time (each is sized to fill the dry "
                               "run's memory budget); leave out --jobs and --threads")
+        if launch.launcher != "inline":
+            raise ConfigError("--dry-run trains its runs on this machine; leave out "
+                              f"--launcher {launch.launcher}")
+        check_options(launch)  # job flags without a job launcher
         failed = dry_run(args.profile, args.only, args.output_dir)
     else:
         failed = reproduce(args.profile, args.only, args.output_dir, args.runs_dir, args.data_dir,
-                           jobs=args.jobs, threads=args.threads)
+                           jobs=args.jobs, threads=args.threads,
+                           launch=launch if launch.launcher != "inline" else None)
     return 1 if failed else 0
 
 
@@ -244,6 +287,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="torch threads of each such process (default: the cores shared "
                           "between the jobs; recorded in each run's metrics.json: results are "
                           "bit-identical only at the same thread count)")
+    rep.add_argument("--launcher", default="inline",
+                     help="who trains the plan's missing runs: inline (this process and its "
+                          "pool, the default), local (submitit jobs on this machine) or slurm "
+                          "(a submitit job array; see docs/cluster.md). With local/slurm, "
+                          "--jobs caps the runs at once and --threads sets each run's threads")
+    rep.add_argument("--no-wait", action="store_true",
+                     help="local/slurm: submit the jobs and exit; rerun the same command later "
+                          "to collect them and run the notebooks")
+    rep.add_argument("--partition", help="slurm: the partition of every job")
+    rep.add_argument("--account", help="slurm: the account to charge")
+    rep.add_argument("--gpus-per-run", type=count_of_gpus,
+                     help="local/slurm: GPUs of each run's job (default: 1 in the paper "
+                          "profile, else 0; 2+: accelerate launch inside the job)")
+    rep.add_argument("--cpus-per-run", type=positive_int,
+                     help="slurm: CPUs of each job (default: the profile's)")
+    rep.add_argument("--mem-gb", type=positive_number,
+                     help="slurm: memory of each job in GB (default: from the model's size)")
+    rep.add_argument("--time-min", type=positive_int,
+                     help="slurm: time limit of each job in minutes (default: from the dry "
+                          "run's FLOPs estimate, x3, at least the profile's)")
+    rep.add_argument("--cluster-config", help="local/slurm: a TOML file of these settings, "
+                     "also per run kind (see docs/cluster.md); flags win")
     rep.add_argument("--dry-run", action="store_true",
                      help="print the plan, then run every notebook at the profile's model sizes "
                           "on generated data, random-weight encoders and a few steps per run "

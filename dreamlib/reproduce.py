@@ -311,17 +311,58 @@ def train_missing(ctx: Context, runs: list[tuple[RunConfig, Path]], jobs: int,
         f"({time.time() - start:.0f}s)")
 
 
+def launch_missing(ctx: Context, runs: list[tuple[RunConfig, Path]], options,
+                   bar: RunProgress, log) -> int | None:
+    """Hand the plan's missing runs to submitit jobs (:func:`dreamlib.launch.launch`) and wait
+    for them, showing queued / running / done / failed beside the batch's bar. Returns None
+    when the notebooks may run (every job ended, its run in the store or held by another
+    live process, which the notebook then waits for); else the batch stops here: 0 after
+    ``--no-wait``, or the number of runs whose jobs failed (rerunning resubmits them, and
+    they resume from their last checkpoint): the notebooks would train them on this machine."""
+    from .launch import launch, status_line  # deferred: submitit, only for these launchers
+
+    def show(counts: dict) -> None:
+        if bar.bar is not None:
+            bar.update()
+            bar.bar.set_postfix_str(status_line(counts))
+        else:
+            log("jobs: " + status_line(counts))
+
+    outcome = launch(ctx, runs, options, log=log, on_status=show)
+    if outcome.counts is None:
+        log(f"--no-wait: {plural(outcome.submitted, 'run')} submitted, "
+            f"{plural(outcome.earlier, 'run')} left to earlier jobs; rerun the same command to "
+            "collect them (finished runs are read from the store, failed ones resubmitted), "
+            "then the notebooks run")
+        return 0
+    if outcome.failed:
+        for folder, log_file in outcome.failed:
+            log(f"run {folder} failed in its job (log: {log_file})")
+        log(f"{plural(len(outcome.failed), 'run')} failed: the notebooks were not run; fix the "
+            "cause, then rerun the same command (it resubmits only these, and they resume from "
+            "their last checkpoint)")
+        return len(outcome.failed)
+    log("jobs: " + status_line(outcome.counts))
+    return None
+
+
 def reproduce(profile: str, only: str | None = None, output_dir: str | None = None,
               runs_dir: str | None = None, data_dir: str | None = None, log=print,
               progress: bool = True, jobs: int | None = None,
-              threads: int | None = None) -> int:
+              threads: int | None = None, launch=None) -> int:
     """Execute the notebooks; returns the number that failed.
 
     ``jobs`` x ``threads``: the processes and torch threads each that train the plan's
     missing runs before the notebooks (:func:`train_missing`); left out, chosen from the
-    machine (:func:`layout`)."""
+    machine (:func:`layout`). ``launch``: a :class:`dreamlib.launch.LaunchOptions` whose
+    launcher is ``local`` or ``slurm`` hands those runs to submitit jobs instead
+    (:func:`launch_missing`); None or ``inline``: the batch as above."""
     ctx = context(profile, output_dir, runs_dir, data_dir)
     selected = notebooks(only)
+    if launch is not None:  # bad launcher flags: one error before anything is written
+        from .launch import check_options  # deferred: as launch_missing
+
+        check_options(launch)
     jobs, threads_used = layout(ctx, jobs, threads)
     claim_output_dir(ctx)
     executed = ctx.out / "results" / "notebooks"
@@ -334,8 +375,14 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
     plan = [folder for _, folder in runs]
     log(f"[{profile}] {len(selected)} notebook(s), {len(plan)} run(s) in the plan")
     with RunProgress(plan, enabled=progress) as bar:
-        train_missing(ctx, runs, jobs, threads_used, threads is not None,
-                      lambda line: bar.write(f"[{profile}] {line}", log))
+        if launch is not None and launch.launcher != "inline":  # submitit jobs train them
+            stopped = launch_missing(ctx, runs, launch, bar,
+                                     lambda line: bar.write(f"[{profile}] {line}", log))
+            if stopped is not None:
+                return stopped
+        else:
+            train_missing(ctx, runs, jobs, threads_used, threads is not None,
+                          lambda line: bar.write(f"[{profile}] {line}", log))
         for path in selected:
             start = time.time()
             bar.write(f"[{profile}] {path.name} ...", log)
