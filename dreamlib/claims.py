@@ -21,7 +21,7 @@ from . import experiments, paper
 from .config import DEFAULT_CHAIN, ModelConfig
 from .counting import count, paper_model_config
 from .experiments import MAIN_BLOCKS
-from .report import frame
+from .report import frame, scale_text
 from .runs import read_predictions
 from .stats import (PairedDifference, judge, mean_ci, paired_difference, seeds_for_half_width,
                     slope, two_level_bootstrap)
@@ -92,8 +92,11 @@ def _comparison(name: str, df: pd.DataFrame, a: dict, b: dict, task: str) -> dic
     """A claim "a beats b": the seed-paired t result and, beside it, the interval that also
     resamples the test examples."""
     rows = pd.concat([_select(df, **a), _select(df, **b)])
+    left, right = seed_values(df, **a), seed_values(df, **b)
+    pairs = (left - right).dropna()  # per seed: the dots a figure draws beside the CI
     return {**_claim(name, paired(df, a, b), task=task, df=rows),
-            "bootstrap": paired_bootstrap(df, a, b)}
+            "bootstrap": paired_bootstrap(df, a, b),
+            "pairs": {int(seed): float(d) for seed, d in pairs.items()}}
 
 
 def _common_seeds(df: pd.DataFrame, level: str) -> pd.DataFrame:
@@ -275,16 +278,6 @@ def _claim(name: str, result, unit: str = "points", task: str | None = None,
             "scale": scale_text(df)}
 
 
-def scale_text(df: pd.DataFrame | None) -> str:
-    """The scale of the runs in ``df``: dataset, training examples and epochs (each
-    distinct one, so a claim never hides a mix)."""
-    if df is None or df.empty:
-        return ""
-    scales = dict.fromkeys(zip(df["dataset"], df["max_train"], df["epochs"]))
-    return "; ".join(f"{dataset}, {'all' if pd.isna(n) else f'{int(n):,}'} × {epochs} ep"
-                     for dataset, n, epochs in scales)
-
-
 def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
     """Verdicts for every claim row, Holm-adjusted across the testable ones.
 
@@ -307,7 +300,8 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                         "low": math.nan, "high": math.nan, "p_value": math.nan,
                         "p_holm": math.nan, "n": 0, "evidence": _describe(None, c["unit"]),
                         "unit": c["unit"], "paper_effect": effects.get(c["claim"]),
-                        "scale": c.get("scale", ""), "seeds_for_target": None})
+                        "scale": c.get("scale", ""), "pairs": c.get("pairs"),
+                        "seeds_for_target": None})
             continue
         boot = c.get("bootstrap")
         verdict = v.verdict
@@ -321,6 +315,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                     "scale": c.get("scale", ""),
                     "test_low": math.nan if boot is None else boot.low,
                     "test_high": math.nan if boot is None else boot.high,
+                    "pairs": c.get("pairs"),
                     "seeds_for_target": _seeds_for_target(result)})
     return out
 

@@ -166,3 +166,52 @@ def mae_reconstructions(folder: str | os.PathLike, dataset: str, data_dir=None, 
     patches = encoder.backbone.patchify(images) * visible.unsqueeze(-1)
     size = (encoder.image_size, encoder.image_size)
     return images, encoder.backbone.unpatchify(patches, size), recon
+
+
+def _grey(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """N×C×H×W images as N flattened grey images at ``size`` (to compare a dream with the
+    input it came from, whatever the encoder's image size)."""
+    grey = images.float().mean(dim=1, keepdim=True)
+    grey = nn.functional.interpolate(grey, size=size, mode="bilinear", align_corners=False)
+    return grey.flatten(1)
+
+
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of every row of ``a`` with every row of ``b``."""
+    a = (a - a.mean(1, keepdim=True)) / (a.std(1, keepdim=True) + 1e-8)
+    b = (b - b.mean(1, keepdim=True)) / (b.std(1, keepdim=True) + 1e-8)
+    return a @ b.T / (a.shape[1] - 1)
+
+
+def dream_dependence(vision_dreams: dict) -> list[dict]:
+    """How much each block's dream depends on its input (Fig 6): per block, the mean Pearson
+    correlation of a dream with its own input image (``to_input``) and with the dreams of the
+    other inputs (``across_inputs``). A dream that is the same texture whatever the input
+    correlates with the others near 1 and with its input near 0; the figure's per-image
+    scaling cannot show this, so the page states it."""
+    inputs = torch.stack(list(vision_dreams["inputs"]))
+    rows = []
+    for m, dreams in enumerate(vision_dreams["dreams"], start=1):
+        dreams = torch.stack(list(dreams))
+        size = tuple(dreams.shape[-2:])
+        own = _correlation(_grey(dreams, size), _grey(inputs, size)).diagonal()
+        among = _correlation(_grey(dreams, size), _grey(dreams, size))
+        n = among.shape[0]
+        others = among[~torch.eye(n, dtype=torch.bool)] if n > 1 else torch.tensor([float("nan")])
+        rows.append({"block": m, "to_input": float(own.mean()),
+                     "across_inputs": float(others.mean())})
+    return rows
+
+
+def dependence_text(rows: list[dict]) -> str:
+    """The sentence notebook 09 prints under Fig 6, from :func:`dream_dependence`."""
+    parts = [f"block {r['block']}: r = {r['to_input']:.2f} with its own input, "
+             f"{r['across_inputs']:.2f} with the other inputs' dreams" for r in rows]
+    same = all(r["across_inputs"] > 0.8 and r["across_inputs"] > r["to_input"] + 0.3
+               for r in rows)
+    verdict = ("The dreams are nearly the same image whatever the input: they follow the "
+               "decoder, not the test image." if same else
+               "The dreams keep some of their input.")
+    return ("Each image above is min-max scaled on its own, so contrast does not compare "
+            "across panels. Mean correlation of each dream (in grey, at the dream's size) — "
+            + "; ".join(parts) + ". " + verdict)

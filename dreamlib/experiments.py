@@ -309,9 +309,22 @@ def table5_efficiency(profile: str) -> list[Entry]:
             fields["chain"] = chain
         if blocks:
             fields["blocks"] = blocks
-        rows.append(Entry(paper_name, _run(profile, "vision", **fields), variant=paper_name,
-                          paper=paper_name))
+        cfg = _run(profile, "vision", **fields)
+        label = _built_name(paper_name, cfg)
+        rows.append(Entry(label, cfg, variant=label, paper=paper_name))
     return rows
+
+
+def _built_name(paper_name: str, cfg: RunConfig) -> str:
+    """A Table 5 row's name as built here, which may not be the paper's model: the
+    fine-tuned encoder is the profile's (``mae-small`` at CPU scale, not MAE-base) and the
+    methods carry their block count."""
+    model = cfg.model.resolved()
+    if model.method == "finetune":
+        return f"{model.encoder} (fine-tuned)"
+    if model.method in ("sleepnet", "dreamnet"):
+        return f"{paper_name}-{model.blocks}"
+    return paper_name
 
 
 def dreams(profile: str) -> list[Entry]:
@@ -355,9 +368,11 @@ def notebook_entries(profile: str, notebooks=None) -> list[Entry]:
 
 
 def reference_accuracies(profile: str, task: str, data_dir: str | None = None) -> dict:
-    """Non-neural reference rows on the profile's own split (the test set every model uses):
-    the majority class, and for text TF-IDF + logistic regression. {label: accuracy 0-1}."""
-    cfg = _run(profile, task, method="baseline")
+    """Non-neural reference rows beside Tables 3/4, on the main comparison's split (its
+    training examples, and the test set every model uses): the majority class, and for text
+    TF-IDF + logistic regression fitted on the same training examples as the chain.
+    {label: accuracy 0-1}."""
+    cfg = _main(profile, task, method="baseline")
     split = (cfg.dataset, data_dir, cfg.max_train, cfg.max_test)
     out = {"Majority class": majority_accuracy(*split)}
     if task == "text":

@@ -81,3 +81,21 @@ def test_a_damaged_dreams_file_names_itself_and_the_fix(dream_runs, tmp_path):
     (folder / dreams.DREAMS_FILE).write_bytes(b"not a safetensors file")
     with pytest.raises(ConfigError, match=r"dreams\.safetensors is damaged.*delete it"):
         dreams.collect_dreams(folder)
+
+
+def test_dream_dependence_tells_a_fixed_texture_from_a_dream_of_the_input():
+    """A dream that copies its input correlates with it (r = 1); one texture shared by every
+    input correlates with the other dreams (r = 1), not with its input, and the page says so."""
+    from dreamlib.dreams import dependence_text, dream_dependence
+
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.rand(4, 1, 8, 8, generator=gen)
+    texture = torch.rand(1, 3, 16, 16, generator=gen).expand(4, 3, 16, 16)
+    copies = inputs.repeat(1, 3, 1, 1)
+    copied, fixed = dream_dependence({"inputs": inputs, "dreams": [copies, texture]})
+    assert copied["to_input"] == pytest.approx(1.0, abs=1e-4)
+    assert copied["across_inputs"] < 0.5
+    assert fixed["across_inputs"] == pytest.approx(1.0, abs=1e-4)
+    assert abs(fixed["to_input"]) < 0.5
+    assert "nearly the same image" in dependence_text([fixed])
+    assert "keep some of their input" in dependence_text([copied, fixed])

@@ -76,3 +76,72 @@ def test_the_claims_overview_draws_every_testable_claim_and_lists_the_rest(tmp_p
     assert len(hollow) == 1
     report.save_figure(fig, "claims_overview", tmp_path)
     assert (tmp_path / "figures" / "claims_overview.png").stat().st_size > 1000
+
+
+def test_markdown_tables_leave_run_hashes_to_the_csv_and_state_the_scale(tmp_path):
+    records = _records()
+    table = report.method_table(records, "vision")
+    note = report.scale_note(report.frame(records), "default")
+    assert "fashion-mnist, 5,000 × 3 ep" in note and "Paper columns" in note
+    assert "Paper columns" not in report.scale_note(report.frame(records), "default",
+                                                    paper_columns=False)
+    csv, md = report.save_table(table, "t", tmp_path, "T", [note])
+    assert "Runs" in csv.read_text().splitlines()[0]
+    header = [line for line in md.read_text().splitlines() if line.startswith("| Model")][0]
+    assert "Runs" not in header
+    columns = list(table.columns)  # ours, then the paper's, side by side
+    accuracy = [c for c in columns if c.startswith("Accuracy %")][0]
+    assert columns.index("Paper accuracy % (cifar100)") == columns.index(accuracy) + 1
+    assert columns.index("Paper params (M)") == columns.index("Params (M)") + 1
+
+
+def test_a_claims_difference_reads_as_a_minus_b_in_its_methods_colour():
+    assert report._difference_label("SleepNet-2 beats the chain alone (vision)") == (
+        "SleepNet-2 − chain", "SleepNet")
+    assert report._difference_label(
+        "a pre-trained encoder beats an untrained one (DreamNet, text)") == (
+        "DreamNet: pre-trained − untrained", "DreamNet")
+    assert report._difference_label(
+        "SleepNet-2 beats the encoder's features alone (vision; our control)")[0] == (
+        "SleepNet-2 − control")
+
+
+def _dots(ax) -> list[int]:
+    """The number of points of each scatter of ``ax`` (error bars are line collections)."""
+    from matplotlib.collections import PathCollection
+    return [len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+
+
+def test_the_main_figure_draws_every_seed_and_each_claims_paired_differences():
+    """Left: one dot per seed of every row (n under its label) on an axis zoomed to the data;
+    right: each claim's per-seed differences, its CI, the test-set CI and the paper's
+    difference as a black diamond."""
+    records = _records()[:10]  # ResNet18 and the control, 5 seeds each
+    judged = [{"claim": "SleepNet-2 beats the chain alone (vision)", "verdict": "supported",
+               "estimate": 1.0, "low": 0.4, "high": 1.6, "test_low": 0.1, "test_high": 1.9,
+               "paper_effect": 2.5, "premise": None,
+               "pairs": {0: 0.8, 1: 1.2, 2: 0.9, 3: 1.1, 4: 1.0}}]
+    fig = report.main_figure(records, judged, "Table 3")
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_xticklabels()] == ["ResNet18\nn=5", "control\nn=5"]
+    assert _dots(left) == [5, 5]
+    low, high = left.get_ylim()
+    assert 80 < low and high < 95  # zoomed: a one-point difference is visible
+    assert _dots(right) == [5]
+    assert any(line.get_marker() == "D" and float(line.get_ydata()[0]) == 2.5
+               for line in right.lines)
+    assert any(tuple(line.get_ydata()) == (0.1, 1.9) for line in right.lines)
+    assert "supported" in right.get_xticklabels()[0].get_text()
+    caption = fig.texts[-1].get_text()
+    assert "n seeds" in caption and "fashion-mnist, 5,000 × 3 ep" in caption
+
+
+def test_the_efficiency_figure_puts_our_ratio_beside_the_papers():
+    records = [record("baseline", 0, 88, paper="ResNet18", seconds=2.0),
+               record("sleepnet", 0, 88, blocks=3, paper="SleepNet", seconds=5.0)]
+    fig = report.efficiency_figure(records)
+    ax = fig.axes[0]
+    ours = sorted(float(line.get_xdata()[0]) for line in ax.lines if line.get_marker() == "o")
+    theirs = [float(line.get_xdata()[0]) for line in ax.lines if line.get_marker() == "D"]
+    assert ours == [1.0, 2.5]
+    assert len(theirs) == 2 and theirs[0] == 1.0
