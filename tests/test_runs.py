@@ -116,11 +116,11 @@ def test_to_dict_from_dict_round_trip_keeps_every_field():
 
 
 def test_stored_runs_keep_their_folders_under_the_renamed_fields():
-    """The committed store was written with ``model``/``head`` where the config now says
-    ``method``/``a_out``: every stored config reads, and its hash is still its folder name."""
+    """Stores written before the rename say ``model``/``head`` where the config now says
+    ``method``/``a_out``: every committed config reads, and its hash is still its folder name."""
     store = Path(__file__).resolve().parent.parent / "results" / "runs"
     folders = sorted(p for p in store.iterdir() if (p / CONFIG_FILE).is_file())
-    assert len(folders) >= 100
+    assert folders, "the committed run store is empty"
     for folder in folders:
         stored = json.loads((folder / CONFIG_FILE).read_text())
         cfg = RunConfig.from_dict(stored)
