@@ -112,7 +112,7 @@ def test_tables_put_the_paper_beside_measured_numbers(smoke_batch):
     assert "Profile `smoke`" in text and "fortunes" in text and "TF-IDF" in text
     t5 = pd.read_csv(out / "results" / "tables" / "table5_efficiency.csv")
     assert t5.loc[t5["Model"] == "ResNet18", "Ratio to ResNet18 (here)"].iloc[0] == 1.0
-    assert round(t5.loc[t5["Model"] == "DreamNet", "Paper ratio (CIFAR-100)"].iloc[0], 1) == 4.0
+    assert round(t5.loc[t5["Model"] == "DreamNet-3", "Paper ratio (CIFAR-100)"].iloc[0], 1) == 4.0
 
 
 @pytest.mark.slow
