@@ -416,7 +416,7 @@ _DIFFERENCES = ("Right: each seed's paired difference on the same test examples;
                 "t-based 95 % CI over seeds; thin bar: 95 % CI that also resamples the test "
                 "examples (two-level bootstrap); black diamond: the paper's difference "
                 "(CIFAR-100 / AG News at paper scale), where it prints one. Under each label: "
-                "the Holm-adjusted verdict of results/claims.md.")
+                "the verdict, Holm-adjusted across every claim whose runs are in the store.")
 
 
 def main_figure(records: list[dict], judged: list[dict], title: str):
