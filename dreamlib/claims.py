@@ -317,7 +317,7 @@ def judge_all(claims: list[dict], alpha: float = ALPHA) -> list[dict]:
                     "test_high": math.nan if boot is None else boot.high,
                     "pairs": c.get("pairs"),
                     "seeds_for_target": _seeds_for_target(result)})
-    return out
+    return [{**c, "verdict_shown": verdict_text(c)} for c in out]  # as pages print it
 
 
 PREMISE_NOT_MET = "premise not met"

@@ -207,23 +207,23 @@ def memory_request(training_bytes: int, floor_gb: float, safety: float = MEMORY_
 
 
 def estimated_gpu_hours(cfgs: list[RunConfig], profile: str) -> dict[str, float]:
-    """The dry run's estimate (:mod:`dreamlib.dryrun`) of each run's hours on the paper's GPU,
+    """The dry run's estimate (:mod:`dreamlib.plan`) of each run's hours on the paper's GPU,
     by run hash: its training FLOPs at the rate Table 5 implies for its kind of model. Runs
     that cannot be costed here (an encoder whose config is not available offline) are left
     out: they get the profile's time."""
-    from . import dryrun  # deferred: dryrun imports the batch, and counting builds models
+    from . import plan  # deferred: counting builds models
 
     try:
-        rates = dryrun.calibration(profile)
+        rates = plan.calibration(profile)
     except Exception:  # noqa: BLE001 - an estimate only; the profile's time is the fallback
         return {}
     hours = {}
     for cfg in cfgs:
         try:
-            train, test = dryrun.split_sizes(cfg)
-            run = dryrun.PlannedRun("", "", cfg.model.task, cfg.model.method,
-                                    dryrun.forward_flops(cfg.model), train, test, cfg.epochs)
-            hours[cfg.run_hash()] = dryrun.gpu_hours(run, rates)
+            train, test = plan.split_sizes(cfg)
+            run = plan.PlannedRun("", "", cfg.model.task, cfg.model.method,
+                                    plan.forward_flops(cfg.model), train, test, cfg.epochs)
+            hours[cfg.run_hash()] = plan.gpu_hours(run, rates)
         except Exception:  # noqa: BLE001 - as above
             continue
     return hours

@@ -358,8 +358,6 @@ def _draw_differences(ax, judged: list[dict]) -> None:
     """Each claim's paired difference per seed (dots), its estimate with the t CI over seeds
     (thick), the CI that also resamples the test examples (thin, right), the paper's own
     difference (black diamond) and the verdict under its label."""
-    from .claims import verdict_text  # deferred: claims imports this module
-
     shown, labels = [0.0], []
     for x, c in enumerate(judged):
         text, method = _difference_label(c["claim"])
@@ -380,7 +378,8 @@ def _draw_differences(ax, judged: list[dict]) -> None:
         if c.get("paper_effect") is not None:
             ax.plot(x + 0.14, c["paper_effect"], zorder=4, **PAPER_MARKER)
             shown.append(c["paper_effect"])
-        labels.append(_wrapped(text, 13) + "\n" + _wrapped(verdict_text(c), 13))
+        verdict = c.get("verdict_shown", c["verdict"])  # with "premise not met" (claims)
+        labels.append(_wrapped(text, 13) + "\n" + _wrapped(verdict, 13))
     ax.axhline(0, color="#333333", lw=0.8)
     ax.set_xticks(range(len(judged)), labels, fontsize=7)
     ax.set_xlim(-0.6, len(judged) - 0.4)
