@@ -369,7 +369,8 @@ def reproduce(profile: str, only: str | None = None, output_dir: str | None = No
     executed.mkdir(parents=True, exist_ok=True)
     # paths relative to the notebooks' folder (papermill's cwd): no machine path in the copies
     parameters = {"profile": ctx.profile, "output_dir": os.path.relpath(ctx.out, NOTEBOOK_DIR),
-                  "runs_dir": os.path.relpath(ctx.runs, NOTEBOOK_DIR), "data_dir": ctx.data_dir}
+                  "runs_dir": os.path.relpath(ctx.runs, NOTEBOOK_DIR), "data_dir": ctx.data_dir,
+                  "train": True}
     summary = []
     runs = plan_runs(ctx, selected)
     plan = [folder for _, folder in runs]

@@ -10,9 +10,15 @@ epoch of a few examples), and a chain too large for :data:`DRY_RUN_MEMORY` narro
 fits (:func:`within_memory`). Outside one, :func:`dry_run_overrides` is empty and nothing
 changes.
 
-Paths: without an output folder, the profile whose results are committed (``default``) writes
-into the repository and the others into ``.cache/outputs/<profile>``
-(:func:`default_output_dir`).
+Training is asked for, never implied: a notebook's ``train`` parameter is False as saved, so
+opening one and running it reads the runs in the store (for ``default``, the committed results)
+and names any run that is missing instead of training it; the batch passes ``train=True``.
+
+Paths: without an output folder, a context that trains the profile whose results are committed
+(``default``) writes into the repository and the others into ``.cache/outputs/<profile>``
+(:func:`default_output_dir`); one that only reads writes its tables and figures under
+``.cache/outputs/<profile>`` too, so that reading the committed results never rewrites them,
+while it reads the store of :func:`default_output_dir`.
 """
 
 from __future__ import annotations
@@ -95,11 +101,16 @@ class Context:
     runs: Path  # the run store
     data_dir: str | None = None
     overrides: dict = field(default_factory=dict)  # run-config changes of a dry run
+    train: bool = True  # False: read the store only; a missing run is an error naming it
 
     def run(self, entries, progress: bool = True) -> list[dict]:
         """Train (or read) the runs of grid ``entries`` in this context's run store; one
         progress bar per epoch shows a long cell's work, per-epoch logs stay in log.csv.
-        In a dry run every run is shrunk first (:meth:`trained_config`) and keeps no checkpoint."""
+        In a dry run every run is shrunk first (:meth:`trained_config`) and keeps no checkpoint.
+        A context that does not train returns the finished runs' records, or raises
+        :class:`~dreamlib.errors.ConfigError` naming the runs the store lacks."""
+        if not self.train:
+            return self.read(entries)
         entries = [dataclasses.replace(entry, cfg=self.trained_config(entry.cfg))
                    for entry in entries]
         return schedule.run_entries(entries, self.runs, self.data_dir, log=lambda *_: None,
@@ -111,6 +122,23 @@ class Context:
         entries = [dataclasses.replace(entry, cfg=self.trained_config(entry.cfg))
                    for entry in entries]
         return schedule.finished_entries(entries, self.runs, self.data_dir)
+
+    def read(self, entries) -> list[dict]:
+        """The records of every entry, read from the store; an error naming the missing runs
+        (and how to make them) when the store lacks any."""
+        missing = {}
+        for entry in entries:
+            if not self.finished([entry]):
+                missing.setdefault(self.trained_config(entry.cfg).run_hash(), entry.label)
+        if missing:
+            names = ", ".join(f"{run} ({label})" for run, label in list(missing.items())[:3])
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise ConfigError(
+                f"{len(missing)} of the runs this cell shows are not in the run store "
+                f"{self.runs}: {names}{more}. Set train = True in the parameters cell to train "
+                f"them here, or make them all with "
+                f"`python -m dreamlib reproduce --profile {self.profile}`")
+        return self.finished(entries)
 
     def trained_config(self, cfg):
         """``cfg`` as this context trains it: itself, or in a dry run shrunk by
@@ -129,25 +157,30 @@ def default_output_dir(profile: str) -> Path:
 
 
 def context(profile: str, output_dir: str | None = None, runs_dir: str | None = None,
-            data_dir: str | None = None) -> Context:
+            data_dir: str | None = None, train: bool = True) -> Context:
     """Resolve a notebook's parameters into absolute folders and this process's dry-run
-    overrides; the hub is offline (unless set otherwise) and tokenizers' fork warning off."""
+    overrides; the hub is offline (unless set otherwise) and tokenizers' fork warning off.
+    Without ``output_dir``, a context that only reads writes under ``.cache/outputs/<profile>``
+    and reads the store it would train into (see the module docstring)."""
     if profile not in profile_names():
         raise ConfigError(f"unknown profile {profile!r}; "
                           f"choose one of: {', '.join(profile_names())}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    out = Path(output_dir).resolve() if output_dir else default_output_dir(profile)
-    runs = Path(runs_dir).resolve() if runs_dir else out / "results" / "runs"
+    if not isinstance(train, bool):
+        raise ConfigError(f"train must be True or False, not {train!r}")
+    store = Path(output_dir).resolve() if output_dir else default_output_dir(profile)
+    out = store if output_dir or train else REPO / ".cache" / "outputs" / profile
+    runs = Path(runs_dir).resolve() if runs_dir else store / "results" / "runs"
     check_folder(out, "--output-dir")
     check_folder(runs, "--runs-dir")
-    return Context(profile, out, runs, data_dir, dry_run_overrides())
+    return Context(profile, out, runs, data_dir, dry_run_overrides(), train)
 
 
 def setup(profile: str, output_dir: str | None = None, runs_dir: str | None = None,
-          data_dir: str | None = None) -> Context:
+          data_dir: str | None = None, train: bool = True) -> Context:
     """A notebook's one set-up call: its :class:`Context`, with the libraries' download bars
     and warnings quieted (the notebooks run offline; their own bars show training)."""
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    return context(profile, output_dir, runs_dir, data_dir)
+    return context(profile, output_dir, runs_dir, data_dir, train)

@@ -28,7 +28,7 @@ def entries_run_by(name: str, parameters: dict, monkeypatch, tmp_path) -> list:
 
     monkeypatch.setattr(schedule, "run_entries", record)
     nb = load_notebook_node(str(NOTEBOOK_DIR / f"{name}.ipynb"))
-    nb = parameterize_notebook(nb, {"output_dir": str(tmp_path), **parameters})
+    nb = parameterize_notebook(nb, {"output_dir": str(tmp_path), "train": True, **parameters})
     namespace: dict = {}
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -63,7 +63,7 @@ def test_every_experiment_notebook_exposes_knobs_beyond_profile_and_folders(name
     (cell,) = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     names = {line.split("=")[0].strip() for line in "".join(cell["source"]).splitlines()
              if "=" in line and not line.startswith("#")}
-    assert names - {"profile", "output_dir", "runs_dir", "data_dir"}, name
+    assert names - {"profile", "train", "output_dir", "runs_dir", "data_dir"}, name
 
 
 def test_block_count_notebook_runs_the_blocks_it_is_given(monkeypatch, tmp_path):
@@ -71,3 +71,69 @@ def test_block_count_notebook_runs_the_blocks_it_is_given(monkeypatch, tmp_path)
     assert {e.blocks for e in chosen if e.blocks} == {2}
     assert {e.cfg.seed for e in chosen if e.blocks} == {3}
     assert {e.task for e in chosen} == {"vision", "text"}
+
+
+def test_a_notebook_that_only_reads_names_the_missing_runs_and_trains_nothing(monkeypatch,
+                                                                              tmp_path):
+    from dreamlib import experiments
+    from dreamlib.errors import ConfigError
+    from dreamlib.runtime import context
+
+    entries = [e for e in experiments.table3_vision("smoke", seeds=[0]) if e.method == "baseline"]
+    assert entries
+    store = tmp_path / "runs"
+    trained = context("smoke", str(tmp_path / "out"), str(store)).run(entries, progress=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a reading context trained")
+
+    monkeypatch.setattr(schedule, "run_entries", no_training)
+    reader = context("smoke", str(tmp_path / "out"), str(store), train=False)
+    assert reader.run(entries) == trained  # the finished run, read back as it was trained
+    more = experiments.table3_vision("smoke", seeds=[0])
+    missing = {e.cfg.run_hash() for e in more} - {r["run"] for r in trained}
+    with pytest.raises(ConfigError) as error:
+        reader.run(more)
+    message = str(error.value)
+    assert f"{len(missing)} of the runs" in message and "train = True" in message
+    assert "python -m dreamlib reproduce --profile smoke" in message
+    assert len(missing) == 4 and any(run in message for run in missing)
+    assert sorted(p.name for p in store.iterdir()) == [r["run"] for r in trained]
+
+
+def test_the_gate_runs_smoke_copies_that_train(tmp_path):
+    import subprocess
+    import sys
+
+    from dreamlib.runtime import REPO
+
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "smoke_notebooks.py"),
+                             str(tmp_path)], capture_output=True, text=True, check=True)
+    copies = sorted(tmp_path.glob("*.ipynb"))
+    assert [c.name for c in copies] == sorted(p.name for p in NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+    assert f"{len(copies)} smoke copies" in result.stdout
+    for copy in copies:
+        nb = json.loads(copy.read_text())
+        injected = [c for c in nb["cells"]
+                    if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(injected) == 1, copy.name
+        source = "".join(injected[0]["source"])
+        assert 'profile = "smoke"' in source and "train = True" in source, copy.name
+
+
+@pytest.mark.slow
+def test_a_notebook_as_saved_shows_the_committed_results_without_training(tmp_path):
+    """Notebook 02 run as a reader runs it (profile default, train False) reads the committed
+    store, writes nothing into it, and draws the committed Table 3."""
+    import papermill
+
+    from dreamlib.runtime import REPO
+
+    store = REPO / "results" / "runs"
+    before = {p: p.stat().st_mtime_ns for p in store.rglob("*")}
+    papermill.execute_notebook(str(NOTEBOOK_DIR / "02_main_vision.ipynb"),
+                               str(tmp_path / "02.ipynb"), cwd=str(NOTEBOOK_DIR), progress_bar=False,
+                               parameters={"output_dir": str(tmp_path), "runs_dir": str(store)})
+    assert {p: p.stat().st_mtime_ns for p in store.rglob("*")} == before
+    table = "results/tables/table3_vision.csv"
+    assert (tmp_path / table).read_text() == (REPO / table).read_text()

@@ -154,7 +154,11 @@ def test_notebooks_are_thin_and_parameterised():
     for path in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
         book = nbformat.read(path, as_version=4)
         tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
-        assert len(tagged) == 1 and 'profile = "smoke"' in tagged[0].source, path.name
+        # saved to read the committed results: running it trains nothing unless asked
+        assert len(tagged) == 1 and 'profile = "default"' in tagged[0].source, path.name
+        assert "train = False" in tagged[0].source, path.name
+        assert "setup(profile, output_dir, runs_dir, data_dir, train)" in "\n".join(
+            c.source for c in book.cells), path.name
         assert book.metadata.kernelspec.name == "python3"
         code = "\n".join(c.source for c in book.cells if c.cell_type == "code")
         assert "nn.Module" not in code and "def " not in code, f"{path.name} holds library code"
@@ -166,6 +170,12 @@ def test_notebooks_are_thin_and_parameterised():
 def test_context_keeps_smoke_outputs_out_of_the_committed_results():
     assert context("default").out == REPO
     assert context("smoke").out == REPO / ".cache" / "outputs" / "smoke"
+    # a context that only reads sees the committed store and writes beside it, never into it
+    reader = context("default", train=False)
+    assert reader.runs == REPO / "results" / "runs"
+    assert reader.out == REPO / ".cache" / "outputs" / "default"
+    with pytest.raises(ConfigError, match="train must be True or False"):
+        context("default", train="no")
     with pytest.raises(ConfigError, match="profile"):
         context("huge")
 
