@@ -376,7 +376,7 @@ def test_reconstruction_figure_shows_input_mask_and_reconstruction(mae_run):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dreamlib.report import reconstruction_figure
+    from dreamlib.figures import reconstruction_figure
 
     _, folder, _ = mae_run
     fig = reconstruction_figure(*mae_reconstructions(folder, "digits", count=3, masked=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from dreamlib import report
+from dreamlib import figures, report
 from test_claims import NOISE, record
 
 
@@ -58,7 +58,7 @@ def test_the_claims_overview_draws_every_testable_claim_and_lists_the_rest(tmp_p
          "estimate": math.nan, "low": math.nan, "high": math.nan, "unit": "points per block",
          "paper_effect": 4.0},
     ]
-    fig = report.claims_overview(judged)
+    fig = figures.claims_overview(judged)
     axes = fig.axes
     assert len(axes) == 2
     labels = [t.get_text() for t in axes[0].get_yticklabels()]
@@ -66,7 +66,7 @@ def test_the_claims_overview_draws_every_testable_claim_and_lists_the_rest(tmp_p
     assert [t.get_text() for t in axes[1].get_yticklabels()] == [
         "more is better  (not testable)"]
     supported = [line for line in axes[0].lines
-                 if line.get_color() == report.VERDICT_COLOURS["supported"]]
+                 if line.get_color() == figures.VERDICT_COLOURS["supported"]]
     xs = sorted(tuple(line.get_xdata()) for line in supported)
     assert (0.2, 1.8) in xs and (0.5, 1.5) in xs and (1.0,) in xs
     diamonds = [line for ax in axes for line in ax.lines if line.get_marker() == "D"]
@@ -96,12 +96,12 @@ def test_markdown_tables_leave_run_hashes_to_the_csv_and_state_the_scale(tmp_pat
 
 
 def test_a_claims_difference_reads_as_a_minus_b_in_its_methods_colour():
-    assert report._difference_label("SleepNet-2 beats the chain alone (vision)") == (
+    assert figures._difference_label("SleepNet-2 beats the chain alone (vision)") == (
         "SleepNet-2 − chain", "SleepNet")
-    assert report._difference_label(
+    assert figures._difference_label(
         "a pre-trained encoder beats an untrained one (DreamNet, text)") == (
         "DreamNet: pre-trained − untrained", "DreamNet")
-    assert report._difference_label(
+    assert figures._difference_label(
         "SleepNet-2 beats the encoder's features alone (vision; our control)")[0] == (
         "SleepNet-2 − control")
 
@@ -121,7 +121,7 @@ def test_the_main_figure_draws_every_seed_and_each_claims_paired_differences():
                "estimate": 1.0, "low": 0.4, "high": 1.6, "test_low": 0.1, "test_high": 1.9,
                "paper_effect": 2.5, "premise": None,
                "pairs": {0: 0.8, 1: 1.2, 2: 0.9, 3: 1.1, 4: 1.0}}]
-    fig = report.main_figure(records, judged, "Table 3")
+    fig = figures.main_figure(records, judged, "Table 3")
     left, right = fig.axes
     assert [t.get_text() for t in left.get_xticklabels()] == ["ResNet18\nn=5", "control\nn=5"]
     assert _dots(left) == [5, 5]
@@ -139,7 +139,7 @@ def test_the_main_figure_draws_every_seed_and_each_claims_paired_differences():
 def test_the_efficiency_figure_puts_our_ratio_beside_the_papers():
     records = [record("baseline", 0, 88, paper="ResNet18", seconds=2.0),
                record("sleepnet", 0, 88, blocks=3, paper="SleepNet", seconds=5.0)]
-    fig = report.efficiency_figure(records)
+    fig = figures.efficiency_figure(records)
     ax = fig.axes[0]
     ours = sorted(float(line.get_xdata()[0]) for line in ax.lines if line.get_marker() == "o")
     theirs = [float(line.get_xdata()[0]) for line in ax.lines if line.get_marker() == "D"]
