@@ -18,12 +18,20 @@ import transformers
 
 from . import __version__
 
-# Modules whose code decides a run's numbers; report/experiments/cli/paper only present them.
+# Modules whose code decides a run's numbers given its config; report/experiments/cli/paper
+# only present them, and profiles.py only chooses configs (its defaults are written into each
+# run's config.json, so they are part of the run's hash, and its grid settings choose which
+# runs exist): editing a profile's seeds must not flag every stored run as stale.
 RESULT_MODULES = ("blocks.py", "config.py", "counting.py", "data/__init__.py", "data/readers.py",
                   "data/registry.py", "data/sources.py", "data/splits.py", "encoder_folders.py", "encoders.py",
                   "models/__init__.py", "models/base.py", "models/text.py", "models/vision.py",
-                  "models/zoo.py", "pretrain.py", "pretrain_data.py", "profiles.py", "runs.py",
+                  "models/zoo.py", "pretrain.py", "pretrain_data.py", "runs.py",
                   "shipped.py", "train.py", "transforms.py")
+#: Fingerprints recorded under an earlier :data:`RESULT_MODULES` (which also held profiles.py),
+#: each mapped to the fingerprint of the same source under today's list. Computed on that very
+#: source when the list changed (``code_fingerprint(modules=...)`` of both lists on one tree),
+#: so the runs it made keep reading as current while the files that count stay the same.
+EARLIER_FINGERPRINTS = {"8976759bb9ed": "c1b16926e5a8"}
 WEIGHTS_MANIFEST = "weights/MANIFEST.json"  # the shipped encoders' hashes: they decide results too
 
 
@@ -59,12 +67,13 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(root: Path | None = None, modules: tuple[str, ...] = RESULT_MODULES) -> str:
     """Hash of the source that computes results and of the shipped encoders' manifest (their
-    weights' SHA-256): a run made by other code or other weights is flagged stale."""
-    root = Path(__file__).resolve().parent
+    weights' SHA-256): a run made by other code or other weights is flagged stale. ``root``:
+    a copy of the package (default: this one); ``modules``: the files that count."""
+    root = Path(__file__).resolve().parent if root is None else Path(root)
     digest = hashlib.sha256()
-    for name in RESULT_MODULES + (WEIGHTS_MANIFEST,):
+    for name in modules + (WEIGHTS_MANIFEST,):
         path = root / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
     return digest.hexdigest()[:12]
@@ -80,7 +89,8 @@ def versions() -> dict:
 def stale_reason(record: dict, code: str | None = None) -> str:
     """Why ``record`` was made by other code than this checkout's ('' when it was not).
 
-    Two checks: the fingerprint of the result-computing source (``versions.code``) and the
+    Two checks: the fingerprint of the result-computing source (``versions.code``, read
+    through :data:`EARLIER_FINGERPRINTS` when it was recorded under an earlier list) and the
     dreamlib package version (``versions.dreamlib``). The git commit is recorded for
     provenance but not compared: committing the results themselves changes the commit, so
     every committed run would read as stale.
@@ -88,7 +98,8 @@ def stale_reason(record: dict, code: str | None = None) -> str:
     recorded = record.get("versions") or {}
     code = code_fingerprint() if code is None else code
     reasons = []
-    if recorded.get("code") != code:
+    made_by = EARLIER_FINGERPRINTS.get(recorded.get("code"), recorded.get("code"))
+    if made_by != code:
         reasons.append(f"code {recorded.get('code')} (now {code})")
     if recorded.get("dreamlib") != __version__:
         reasons.append(f"dreamlib {recorded.get('dreamlib')} (now {__version__})")

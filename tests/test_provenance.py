@@ -69,3 +69,42 @@ def test_a_new_git_commit_alone_does_not_make_a_run_stale(record):
     other = copy.deepcopy(record)
     other["versions"]["git"] = "f" * 40
     assert stale_reason(other) == ""
+
+
+def _package_copy(tmp_path) -> Path:
+    import shutil
+
+    import dreamlib
+
+    source = Path(dreamlib.__file__).resolve().parent
+    return Path(shutil.copytree(source, tmp_path / "dreamlib",
+                                ignore=shutil.ignore_patterns("__pycache__", "*.safetensors")))
+
+
+def test_choosing_other_configs_does_not_make_stored_runs_stale(tmp_path):
+    """profiles.py only chooses configs (its defaults end up in each run's config, hence in its
+    hash): adding seeds to a profile leaves the fingerprint alone; the training loop does not."""
+    from dreamlib.provenance import RESULT_MODULES
+
+    assert "profiles.py" not in RESULT_MODULES and "train.py" in RESULT_MODULES
+    package = _package_copy(tmp_path)
+    assert code_fingerprint(package) == code_fingerprint()
+    with (package / "profiles.py").open("a") as f:
+        f.write("\n# more seeds for the main rows\n")
+    assert code_fingerprint(package) == code_fingerprint()
+    with (package / "train.py").open("a") as f:
+        f.write("\n# another training loop\n")
+    assert code_fingerprint(package) != code_fingerprint()
+
+
+def test_a_run_fingerprinted_under_the_earlier_module_list_reads_through_its_mapping(record):
+    from dreamlib.provenance import EARLIER_FINGERPRINTS
+
+    for earlier, now in EARLIER_FINGERPRINTS.items():
+        old = copy.deepcopy(record)
+        old["versions"]["code"] = earlier
+        assert stale_reason(old, code=now) == ""  # the same source, counted by today's list
+        assert f"code {earlier}" in stale_reason(old, code="0123456789ab")  # other source
+    unknown = copy.deepcopy(record)
+    unknown["versions"]["code"] = "fedcba987654"
+    assert stale_reason(unknown) != ""
