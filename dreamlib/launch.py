@@ -25,11 +25,14 @@ Why it is built this way:
   (:func:`time_request`), then a small config file (:func:`read_cluster_config`, per run
   kind), then the flags. Runs that ask for the same resources share one job array.
 * A run that asks for several GPUs is trained by ``accelerate launch`` inside its job
-  (:func:`accelerate_command`): one job, one node, one process per GPU, the same code path
-  ``train`` takes under ``accelerate launch``.
-* ``local`` caps how many runs train at once with lock files (:func:`local_slot`), so the cap
-  holds after ``--no-wait`` too, and across two launchers over one output folder (Slurm's own
-  ``%N`` array throttle does this for ``slurm``).
+  (:func:`dreamlib.jobs.accelerate_command`): one job, one node, one process per GPU, the
+  same code path ``train`` takes under ``accelerate launch``.
+* ``local`` caps how many runs train at once with lock files
+  (:func:`dreamlib.jobs.local_slot`), so the cap holds after ``--no-wait`` too, and across
+  two launchers over one output folder (Slurm's own ``%N`` array throttle does this for
+  ``slurm``).
+
+What runs inside a job (train one run, or end "held") is :mod:`dreamlib.jobs`.
 
 Job files (submitit's pickles, each job's ``*_log.out`` / ``*_log.err``) go under
 ``<output-dir>/jobs/<job id>/``. See docs/cluster.md.
@@ -37,22 +40,19 @@ Job files (submitit's pickles, each job's ``*_log.out`` / ``*_log.err``) go unde
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, choice_error
-from .locks import HOST, LOCK_FILE, is_stale, pid_alive, read_holder
+from .jobs import held_by_live_process, run_job
+from .locks import HOST, pid_alive
 from .runs import METRICS_FILE, RunConfig, atomic_write_json
 
 LAUNCHERS = ("inline", "local", "slurm")
@@ -375,120 +375,6 @@ def threads_per_run(options: LaunchOptions, resources: Resources, jobs: int) -> 
 
 
 # ------------------------------------------------------------------------------------------
-# The job side (runs inside each submitit job)
-# ------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def local_slot(slots_dir: str | None, slots: int, poll: float = 0.5):
-    """Wait for one of ``slots`` lock files under ``slots_dir`` and hold it (the local
-    launcher's cap on runs at once; the kernel releases it when the job ends or is killed).
-    No folder: no cap (Slurm's array throttle caps a Slurm array)."""
-    if not slots_dir:
-        yield
-        return
-    folder = Path(slots_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    while True:
-        for index in range(slots):
-            handle = open(folder / f"slot-{index}", "a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                continue
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
-            return
-        time.sleep(poll)
-
-
-def held_by_live_process(folder: Path) -> bool:
-    """Whether another live process holds ``folder``'s run lock (:mod:`dreamlib.locks`)."""
-    holder = read_holder(folder / LOCK_FILE)
-    return holder is not None and not is_stale(holder, folder / LOCK_FILE)
-
-
-def accelerate_command(config_file: Path, folder: Path, gpus: int, port: int) -> list[str]:
-    """The command that trains one run on ``gpus`` GPUs of this job's node: ``accelerate
-    launch`` starts one process per GPU, each running :func:`main` (the same
-    :func:`dreamlib.train.train_run` as ``train``; rank 0 takes the run's lock and writes)."""
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-            "--num_machines", "1", "--num_processes", str(gpus), "--main_process_port",
-            str(port), "-m", "dreamlib.launch", str(config_file), str(folder)]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run_job(cfg: RunConfig, folder: str, keep_checkpoint: bool = True, threads: int = 1,
-            gpus: int = 0, slots_dir: str | None = None, slots: int = 0) -> str:
-    """What one submitit job runs: train (or read) one run; "done" or "held" (a live process
-    holds it: this job ends instead of waiting). A failure raises, so the scheduler shows the
-    job as failed and its ``*_log.err`` holds the traceback; the run folder keeps its last
-    checkpoint, and the next job of this run resumes from it. Epoch lines go to the job's
-    ``*_log.out``."""
-    folder = Path(folder)
-    with local_slot(slots_dir, slots):
-        if (folder / METRICS_FILE).is_file():
-            return "done"
-        if gpus > 1:
-            return train_with_accelerate(cfg, folder, keep_checkpoint, gpus)
-        import torch  # deferred: the launcher imports this module without torch
-
-        torch.set_num_threads(threads)
-        from .schedule import _metrics_unless_held  # deferred: loads torch
-
-        metrics = _metrics_unless_held(cfg, folder, log=lambda line: print(line, flush=True),
-                                       progress=False, keep_checkpoint=keep_checkpoint)
-        return "held" if metrics is None else "done"
-
-
-def train_with_accelerate(cfg: RunConfig, folder: Path, keep_checkpoint: bool,
-                          gpus: int) -> str:
-    """Train one run on ``gpus`` GPUs (:func:`accelerate_command`); "held" without starting
-    when a live process holds the run (rank 0 would fail on the lock and stop the others)."""
-    if held_by_live_process(folder):
-        return "held"
-    config_file = folder.parent / f".{folder.name}.job-config.json"
-    atomic_write_json(config_file, cfg.to_dict())
-    env = {**os.environ, "DREAMLIB_KEEP_CHECKPOINT": "1" if keep_checkpoint else "0"}
-    try:
-        subprocess.run(accelerate_command(config_file, folder, gpus, free_port()), env=env,
-                       check=True)
-    finally:
-        config_file.unlink(missing_ok=True)
-    return "done"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m dreamlib.launch CONFIG_JSON RUN_FOLDER``: one process of a multi-GPU run
-    (started by :func:`accelerate_command`)."""
-    from .dreams import store_dreams  # deferred: loads torch
-    from .locks import main_process
-    from .runs import CHECKPOINT_FILE
-    from .train import train_run
-
-    config_file, folder = (argv if argv is not None else sys.argv[1:])[:2]
-    cfg = RunConfig.from_dict(json.loads(Path(config_file).read_text()))
-    train_run(cfg, folder, log=lambda line: print(line, flush=True), progress=False)
-    if main_process():
-        if cfg.model.method == "dreamnet":
-            store_dreams(Path(folder))
-        if os.environ.get("DREAMLIB_KEEP_CHECKPOINT", "1") == "0":
-            (Path(folder) / CHECKPOINT_FILE).unlink(missing_ok=True)
-    return 0
-
-
-# ------------------------------------------------------------------------------------------
 # The batch side: submit, remember, follow
 # ------------------------------------------------------------------------------------------
 
@@ -692,6 +578,3 @@ def launch(ctx, runs, options: LaunchOptions, log=print, on_status=None) -> Outc
               and not held_by_live_process(item.spec.folder)]
     return Outcome(len(fresh), len(earlier), counts, failed)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

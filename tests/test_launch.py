@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dreamlib import launch
+from dreamlib import jobs, launch
 from dreamlib.cli import main
 from dreamlib.errors import ConfigError
 from dreamlib.launch import JobSpec, LaunchOptions, Resources
@@ -143,12 +143,12 @@ def test_the_cluster_config_is_read_from_toml_and_checked(tmp_path):
 
 
 def test_several_gpus_run_under_accelerate_launch_inside_the_job(tmp_path):
-    command = launch.accelerate_command(tmp_path / "c.json", tmp_path / "run", 4, 29500)
+    command = jobs.accelerate_command(tmp_path / "c.json", tmp_path / "run", 4, 29500)
     assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     text = " ".join(command)
     assert "--multi_gpu" in text and "--num_processes 4" in text
     assert "--main_process_port 29500" in text
-    assert command[-4:] == ["-m", "dreamlib.launch", str(tmp_path / "c.json"),
+    assert command[-4:] == ["-m", "dreamlib.jobs", str(tmp_path / "c.json"),
                             str(tmp_path / "run")]
 
 
