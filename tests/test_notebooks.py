@@ -137,3 +137,14 @@ def test_a_notebook_as_saved_shows_the_committed_results_without_training(tmp_pa
     assert {p: p.stat().st_mtime_ns for p in store.rglob("*")} == before
     table = "results/tables/table3_vision.csv"
     assert (tmp_path / table).read_text() == (REPO / table).read_text()
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("[0-9]*.ipynb")), ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_of_every_notebook(path, caplog):
+    """A parameters line papermill cannot parse still runs, but the batch then warns "unknown
+    parameter" for it and `papermill --help-notebook` drops it."""
+    from papermill.inspection import inspect_notebook
+
+    parameters = inspect_notebook(str(path))
+    assert {"profile", "train", "output_dir", "runs_dir", "data_dir"} <= set(parameters)
+    assert "Unable to parse" not in caplog.text
