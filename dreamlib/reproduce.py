@@ -70,10 +70,13 @@ def notebooks(only: str | None = None) -> list[Path]:
 
 def scrub_paths(notebook: Path, published: Path | None = None) -> None:
     """Replace this machine's repository path by ``<repo>`` in an executed copy (papermill
-    records absolute paths; a committed copy should not carry them), and the partial copy's
-    name (host and pid) by the ``published`` one it is about to become."""
+    records absolute paths; a committed copy should not carry them), then the batch's output
+    folder (``<output-dir>/results/notebooks/NAME``) by ``<output-dir>`` where it lies outside
+    the repository, and the partial copy's name (host and pid) by the ``published`` one it is
+    about to become."""
     text = notebook.read_text()
     cleaned = text.replace(str(REPO), "<repo>")
+    cleaned = cleaned.replace(str(notebook.resolve().parents[2]), "<output-dir>")
     if published is not None:
         cleaned = cleaned.replace(notebook.name, published.name)
     if cleaned != text:

@@ -377,3 +377,18 @@ def test_the_template_css_every_page_embeds_moves_to_one_shared_stylesheet():
     assert linked[0] == link + '<style type="text/css">.only-here {}</style><p>one</p>'
     assert linked[1] == link + "<style>.output {}</style><p>two</p>"
     assert shared_stylesheet(["<p>no styles</p>"]) == ("", ["<p>no styles</p>"])
+
+
+def test_executed_copies_carry_no_path_of_this_machine(tmp_path):
+    """An output folder outside the repository is written as <output-dir> in the copy."""
+    from dreamlib.reproduce import scrub_paths
+
+    executed = tmp_path / "out" / "results" / "notebooks"
+    executed.mkdir(parents=True)
+    copy = executed / "10_claims.ipynb"
+    copy.write_text(f'"{executed / "10_claims.ipynb"}" "{tmp_path / "out" / "results" / "claims.md"}"'
+                    f' "{REPO / "dreamlib"}"')
+    scrub_paths(copy)
+    text = copy.read_text()
+    assert str(tmp_path) not in text and str(REPO) not in text
+    assert "<output-dir>/results/claims.md" in text and "<repo>/dreamlib" in text
