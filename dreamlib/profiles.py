@@ -72,10 +72,12 @@ _EMBEDDED_VARIANTS = {
 _HUB_VARIANTS = {key: [(name.split("/")[-1], {"encoder": name}) for name in names]
                  for key, names in paper.ENCODER_SIZES.items()}
 
-# Fig 7 at CPU scale: two chains per task instead of the paper's four (the budget keeps the
-# seeds of the main rows and cuts breadth here; ResNet50 and the text chains' other two
-# would double Fig 7's cost). Notebook 05's ``chains`` knob brings them back.
-_CPU_CHAINS = {"vision": ("resnet18", "resnet34"), "text": ("lstm", "wordcnn")}
+# Fig 7 at CPU scale: three chains per task, the fewest a slope over chain levels can be
+# tested with (claims.trend needs 3 levels). Vision: the paper's ResNet18/34/50; text: the
+# main rows' LSTM in place of the paper's LSTM-2, then WordCNN and CharCNN. The third chain
+# of each task adds 18 quick-scale runs (about 12 minutes on 2 cores).
+_CPU_CHAINS = {"vision": ("resnet18", "resnet34", "resnet50"),
+               "text": ("lstm", "wordcnn", "charcnn")}
 
 #: What the experiment grids take from a profile besides run defaults: the seeds of the main
 #: rows, per task (``main_seeds``: chain baseline, control, SleepNet-2/DreamNet-2 of Tables
