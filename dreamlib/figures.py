@@ -424,37 +424,54 @@ def efficiency_figure(records: list[dict]):
 
 VERDICT_COLOURS = {"supported": "#2a9d4b", "not supported": "#c0392b",
                    "inconclusive": "#7f7f7f"}
+UNTESTED_COLOUR = "#555555"  # a measurement without a test (one number, no CI)
+
+
+def _drawable(claim: dict) -> bool:
+    """Whether the overview has anything to draw for ``claim``: our estimate or the paper's."""
+    return not math.isnan(claim["estimate"]) or claim.get("paper_effect") is not None
+
+
+def _overview_row(ax, y: int, claim: dict) -> None:
+    """One claim of :func:`claims_overview` on row ``y``: a tested effect with its CI(s) in its
+    verdict's colour, an untested measurement as a grey cross, the paper's effect a diamond."""
+    colour = VERDICT_COLOURS.get(claim["verdict"])
+    if colour is not None and not math.isnan(claim["estimate"]):
+        test_low, test_high = claim.get("test_low", math.nan), claim.get("test_high", math.nan)
+        if not math.isnan(test_low):
+            ax.plot([test_low, test_high], [y, y], color=colour, lw=1)
+        ax.plot([claim["low"], claim["high"]], [y, y], color=colour, lw=4, alpha=0.6,
+                solid_capstyle="butt")
+        hollow = claim.get("premise") is not None and not claim["premise"]["met"]
+        ax.plot(claim["estimate"], y, "o", color=colour, ms=6,
+                markerfacecolor="white" if hollow else colour)
+    elif not math.isnan(claim["estimate"]):
+        ax.plot(claim["estimate"], y, "x", color=UNTESTED_COLOUR, ms=7, mew=2)
+    if claim.get("paper_effect") is not None:
+        ax.plot(claim["paper_effect"], y, "D", color="black", ms=5)
 
 
 def claims_overview(judged: list[dict]):
     """Every claim at a glance: its effect with the seed-paired t CI (thick) and, where the
     runs kept their predictions, the CI that also resamples the test set (thin), coloured by
-    verdict (hollow where the premise is not met); the paper's own effect as a black diamond
-    where it gives one; claims without the runs to test them listed, not drawn. One panel
-    per unit (accuracy points, points per block, ...)."""
+    verdict (hollow where the premise is not met); a measurement the claim cannot be tested
+    on (one number without a CI, e.g. a time ratio) as a grey cross; the paper's own effect
+    as a black diamond where it gives one. One panel per unit (accuracy points, points per
+    block, ...); claims with nothing to draw are named under the legend, not given an empty
+    row."""
     import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
     from matplotlib.lines import Line2D
 
-    units = list(dict.fromkeys(c.get("unit", "") for c in judged))
-    sizes = [sum(c.get("unit", "") == u for c in judged) for u in units]
+    drawn = [c for c in judged if _drawable(c)]
+    units = list(dict.fromkeys(c.get("unit", "") for c in drawn))
+    sizes = [sum(c.get("unit", "") == u for c in drawn) for u in units]
     fig, axes = plt.subplots(len(units), 1, figsize=(9, 0.34 * sum(sizes) + 1.1 * len(units)),
                              gridspec_kw={"height_ratios": [s + 1.5 for s in sizes]},
                              squeeze=False)
     for ax, unit in zip(axes[:, 0], units):
-        rows = [c for c in judged if c.get("unit", "") == unit][::-1]
+        rows = [c for c in drawn if c.get("unit", "") == unit][::-1]
         for y, c in enumerate(rows):
-            colour = VERDICT_COLOURS.get(c["verdict"])
-            if colour is not None and not math.isnan(c["estimate"]):
-                test_low, test_high = c.get("test_low", math.nan), c.get("test_high", math.nan)
-                if not math.isnan(test_low):
-                    ax.plot([test_low, test_high], [y, y], color=colour, lw=1)
-                ax.plot([c["low"], c["high"]], [y, y], color=colour, lw=4, alpha=0.6,
-                        solid_capstyle="butt")
-                hollow = c.get("premise") is not None and not c["premise"]["met"]
-                ax.plot(c["estimate"], y, "o", color=colour, ms=6,
-                        markerfacecolor="white" if hollow else colour)
-            if c.get("paper_effect") is not None:
-                ax.plot(c["paper_effect"], y, "D", color="black", ms=5)
+            _overview_row(ax, y, c)
         labels = [c["claim"] + ("" if c["verdict"] in VERDICT_COLOURS else "  (not testable)")
                   for c in rows]
         ax.set_yticks(range(len(rows)), labels, fontsize=7.5)
@@ -469,8 +486,18 @@ def claims_overview(judged: list[dict]):
                        label="premise not met"),
                 Line2D([], [], color="black", marker="D", lw=0, label="the paper's effect"),
                 Line2D([], [], color="#7f7f7f", lw=1, label="95 % CI with the test set")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    if any(c["verdict"] not in VERDICT_COLOURS and not math.isnan(c["estimate"])
+           for c in drawn):
+        handles.append(Line2D([], [], color=UNTESTED_COLOUR, marker="x", mew=2, lw=0,
+                              label="ours, not testable (no CI)"))
+    missing = [c["claim"] for c in judged if not _drawable(c)]
+    bottom = 0.06 + (0.03 if missing else 0.0)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False,
+               bbox_to_anchor=(0.5, bottom - 0.06))
+    if missing:
+        fig.text(0.01, 0.005, _wrapped("Not testable at this scale, nothing to draw: "
+                                       + "; ".join(missing), 150), fontsize=7.5, va="bottom")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 

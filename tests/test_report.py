@@ -45,8 +45,9 @@ def test_summaries_group_by_any_typed_fields():
 
 
 def test_the_claims_overview_draws_every_testable_claim_and_lists_the_rest(tmp_path):
-    """One panel per unit; each testable claim a point with its CI(s) in its verdict's
-    colour, the paper's effect a diamond; a claim without runs is labelled, not drawn."""
+    """One panel per unit with something to draw; each testable claim a point with its CI(s)
+    in its verdict's colour, the paper's effect a diamond, an untestable measurement a grey
+    cross; a claim with nothing to draw gets no row (and no empty panel) but is named."""
     judged = [
         {"claim": "a beats b", "verdict": "supported", "estimate": 1.0, "low": 0.5, "high": 1.5,
          "test_low": 0.2, "test_high": 1.8, "unit": "points", "paper_effect": 2.5,
@@ -57,23 +58,34 @@ def test_the_claims_overview_draws_every_testable_claim_and_lists_the_rest(tmp_p
         {"claim": "more is better", "verdict": "not testable at this scale",
          "estimate": math.nan, "low": math.nan, "high": math.nan, "unit": "points per block",
          "paper_effect": 4.0},
+        {"claim": "it costs 2x", "verdict": "not testable at this scale", "estimate": 3.5,
+         "low": math.nan, "high": math.nan, "unit": "× the chain's time", "paper_effect": 2.0},
+        {"claim": "better chain, better method", "verdict": "not testable at this scale",
+         "estimate": math.nan, "low": math.nan, "high": math.nan,
+         "unit": "points per point", "paper_effect": None},
     ]
     fig = figures.claims_overview(judged)
     axes = fig.axes
-    assert len(axes) == 2
+    assert len(axes) == 3  # no panel for "points per point": nothing in it to draw
     labels = [t.get_text() for t in axes[0].get_yticklabels()]
     assert labels == ["c beats d", "a beats b"]
     assert [t.get_text() for t in axes[1].get_yticklabels()] == [
         "more is better  (not testable)"]
+    assert [t.get_text() for t in axes[2].get_yticklabels()] == [
+        "it costs 2x  (not testable)"]
     supported = [line for line in axes[0].lines
                  if line.get_color() == figures.VERDICT_COLOURS["supported"]]
     xs = sorted(tuple(line.get_xdata()) for line in supported)
     assert (0.2, 1.8) in xs and (0.5, 1.5) in xs and (1.0,) in xs
     diamonds = [line for ax in axes for line in ax.lines if line.get_marker() == "D"]
-    assert sorted(float(d.get_xdata()[0]) for d in diamonds) == [2.5, 4.0]
+    assert sorted(float(d.get_xdata()[0]) for d in diamonds) == [2.0, 2.5, 4.0]
+    crosses = [line for ax in axes for line in ax.lines if line.get_marker() == "x"]
+    assert [float(c.get_xdata()[0]) for c in crosses] == [3.5]
     hollow = [line for line in axes[0].lines if line.get_marker() == "o"
               and line.get_markerfacecolor() == "white"]
     assert len(hollow) == 1
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "better chain, better method" in texts and "more is better" not in texts
     report.save_figure(fig, "claims_overview", tmp_path)
     assert (tmp_path / "figures" / "claims_overview.png").stat().st_size > 1000
 
