@@ -126,9 +126,11 @@ class Context:
     def read(self, entries) -> list[dict]:
         """The records of every entry, read from the store; an error naming the missing runs
         (and how to make them) when the store lacks any."""
-        missing = {}
+        records, missing = [], {}
         for entry in entries:
-            if not self.finished([entry]):
+            found = self.finished([entry])  # one record, or none when the run is missing
+            records.extend(found)
+            if not found:
                 missing.setdefault(self.trained_config(entry.cfg).run_hash(), entry.label)
         if missing:
             names = ", ".join(f"{run} ({label})" for run, label in list(missing.items())[:3])
@@ -138,7 +140,7 @@ class Context:
                 f"{self.runs}: {names}{more}. Set train = True in the parameters cell to train "
                 f"them here, or make them all with "
                 f"`python -m dreamlib reproduce --profile {self.profile}`")
-        return self.finished(entries)
+        return records
 
     def trained_config(self, cfg):
         """``cfg`` as this context trains it: itself, or in a dry run shrunk by
