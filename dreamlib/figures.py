@@ -234,6 +234,20 @@ def design_figure(records: list[dict], judged: list[dict]):
         f"embedding under the masked LM's distribution). {_DIFFERENCES}")
 
 
+def _label_rows(xs: list[float], span: float, gap: float = 0.09) -> list[int]:
+    """A text row per x label so that labels closer than ``gap`` × ``span`` stack instead of
+    overlapping (two chains of nearly equal accuracy): each label takes the lowest row whose
+    last label is far enough to its left."""
+    rows, last = [0] * len(xs), []  # last[r]: the x of row r's rightmost label
+    for i in sorted(range(len(xs)), key=lambda i: xs[i]):
+        row = next((r for r, x in enumerate(last) if xs[i] - x >= gap * span), len(last))
+        if row == len(last):
+            last.append(xs[i])
+        last[row] = xs[i]
+        rows[i] = row
+    return rows
+
+
 def fig7(records: list[dict]):
     """Fig 7 as the claim reads: SleepNet-2 / DreamNet-2 accuracy against the accuracy of
     the chain alone, one x position per chain; above the dashed line a method beats its
@@ -269,9 +283,11 @@ def fig7(records: list[dict]):
         low, high = ax.get_xlim()
         ax.plot([low, high], [low, high], ls="--", color="#555555", lw=0.9,
                 label="the chain alone (y = x)")
-        for chain, x in level.items():
-            ax.annotate(f"{chain}\n(n={chains.size()[chain]})", (x, 0), xycoords=("data", "axes fraction"),
-                        xytext=(0, 4), textcoords="offset points", ha="center", fontsize=7)
+        for (chain, x), row in zip(level.items(), _label_rows(list(level), high - low)):
+            ax.annotate(f"{chain}\n(n={chains.size()[chain]})", (x, 0),
+                        xycoords=("data", "axes fraction"), xytext=(0, 4 + 20 * row),
+                        textcoords="offset points", ha="center", fontsize=7)
+            ax.axvline(x, color="#bbbbbb", lw=0.6, ls=":", zorder=1)
         ax.set_xlabel("the chain alone: mean test accuracy (%)")
         ax.set_ylabel("method test accuracy (%)")
         ax.set_title(f"{task}: {scale_text(part)}", fontsize=9.5)
