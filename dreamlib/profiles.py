@@ -75,7 +75,8 @@ _HUB_VARIANTS = {key: [(name.split("/")[-1], {"encoder": name}) for name in name
 # Fig 7 at CPU scale: three chains per task, the fewest a slope over chain levels can be
 # tested with (claims.trend needs 3 levels). Vision: the paper's ResNet18/34/50; text: the
 # main rows' LSTM in place of the paper's LSTM-2, then WordCNN and CharCNN. The third chain
-# of each task adds 18 quick-scale runs (about 12 minutes on 2 cores).
+# of each task adds 18 quick-scale runs: 18.5 minutes of training in all (their metrics'
+# seconds_per_epoch x epochs), about 10 on 2 cores.
 _CPU_CHAINS = {"vision": ("resnet18", "resnet34", "resnet50"),
                "text": ("lstm", "wordcnn", "charcnn")}
 
