@@ -235,16 +235,12 @@ def design_figure(records: list[dict], judged: list[dict]):
 
 
 def _label_rows(xs: list[float], span: float, gap: float = 0.09) -> list[int]:
-    """A text row per x label so that labels closer than ``gap`` × ``span`` stack instead of
-    overlapping (two chains of nearly equal accuracy): each label takes the lowest row whose
-    last label is far enough to its left."""
-    rows, last = [0] * len(xs), []  # last[r]: the x of row r's rightmost label
-    for i in sorted(range(len(xs)), key=lambda i: xs[i]):
-        row = next((r for r, x in enumerate(last) if xs[i] - x >= gap * span), len(last))
-        if row == len(last):
-            last.append(xs[i])
-        last[row] = xs[i]
-        rows[i] = row
+    """A text row per x label: a label closer than ``gap`` × ``span`` to the one on its left
+    goes one row above it (two chains of nearly equal accuracy), any other on the first."""
+    rows, left = [0] * len(xs), None
+    for i in sorted(range(len(xs)), key=xs.__getitem__):
+        rows[i] = rows[left] + 1 if left is not None and xs[i] - xs[left] < gap * span else 0
+        left = i
     return rows
 
 
@@ -305,7 +301,7 @@ def fig7(records: list[dict]):
 
 def fig6(vision_dreams: dict):
     """Fig 6: test images and DreamNet-3's reconstruction ("dream") at each block."""
-    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    plt = _pyplot()
 
     inputs, dreams = vision_dreams["inputs"], vision_dreams["dreams"]
     rows, cols = len(inputs), 1 + len(dreams)
@@ -328,7 +324,7 @@ def block_figure(images, records: list[dict], count: int = 3):
     """What each block of a vision model sees and makes, for ``count`` input images: the
     image, then per block A_in's output (the encoder's input) and, for DreamNet, the dream.
     ``records`` come from :func:`dreamlib.anatomy.walk_blocks`."""
-    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    plt = _pyplot()
 
     columns = [("input", None)]
     for r in records:
@@ -443,11 +439,6 @@ VERDICT_COLOURS = {"supported": "#2a9d4b", "not supported": "#c0392b",
 UNTESTED_COLOUR = "#555555"  # a measurement without a test (one number, no CI)
 
 
-def _drawable(claim: dict) -> bool:
-    """Whether the overview has anything to draw for ``claim``: our estimate or the paper's."""
-    return not math.isnan(claim["estimate"]) or claim.get("paper_effect") is not None
-
-
 def _overview_row(ax, y: int, claim: dict) -> None:
     """One claim of :func:`claims_overview` on row ``y``: a tested effect with its CI(s) in its
     verdict's colour, an untested measurement as a grey cross, the paper's effect a diamond."""
@@ -470,15 +461,14 @@ def _overview_row(ax, y: int, claim: dict) -> None:
 def claims_overview(judged: list[dict]):
     """Every claim at a glance: its effect with the seed-paired t CI (thick) and, where the
     runs kept their predictions, the CI that also resamples the test set (thin), coloured by
-    verdict (hollow where the premise is not met); a measurement the claim cannot be tested
-    on (one number without a CI, e.g. a time ratio) as a grey cross; the paper's own effect
-    as a black diamond where it gives one. One panel per unit (accuracy points, points per
-    block, ...); claims with nothing to draw are named under the legend, not given an empty
-    row."""
-    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    verdict (hollow where the premise is not met); an untestable measurement (a time ratio)
+    as a grey cross; the paper's effect as a black diamond. One panel per unit (points,
+    points per block, ...); claims with nothing to draw are named under the legend."""
+    plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    drawn = [c for c in judged if _drawable(c)]
+    drawn = [c for c in judged  # our estimate or the paper's: something to draw
+             if not math.isnan(c["estimate"]) or c.get("paper_effect") is not None]
     units = list(dict.fromkeys(c.get("unit", "") for c in drawn))
     sizes = [sum(c.get("unit", "") == u for c in drawn) for u in units]
     fig, axes = plt.subplots(len(units), 1, figsize=(9, 0.34 * sum(sizes) + 1.1 * len(units)),
@@ -506,7 +496,7 @@ def claims_overview(judged: list[dict]):
            for c in drawn):
         handles.append(Line2D([], [], color=UNTESTED_COLOUR, marker="x", mew=2, lw=0,
                               label="ours, not testable (no CI)"))
-    missing = [c["claim"] for c in judged if not _drawable(c)]
+    missing = [c["claim"] for c in judged if c not in drawn]
     bottom = 0.06 + (0.03 if missing else 0.0)
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False,
                bbox_to_anchor=(0.5, bottom - 0.06))
@@ -520,7 +510,7 @@ def claims_overview(judged: list[dict]):
 def plateau_figure(records: list[dict], main_epochs: int):
     """The chain's test accuracy against its epochs at the main scale: every seed as a dot,
     the mean with its t-based 95 % CI, the main comparison's epochs marked."""
-    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    plt = _pyplot()
 
     df = frame(records)
     df = df[df["method"] == "baseline"]
@@ -551,7 +541,7 @@ def plateau_figure(records: list[dict], main_epochs: int):
 def pretraining_figure(encoders: dict, reconstructions: tuple | None = None):
     """Reconstruction loss per epoch of each embedded autoencoder, and (images,
     reconstructions) of the MAE as :func:`dreamlib.dreams.mae_reconstructions` gives them."""
-    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    plt = _pyplot()
 
     fig, axes = plt.subplots(1, 1 + 4, figsize=(12, 2.6),
                              gridspec_kw={"width_ratios": [2.4, 1, 1, 1, 1]})
@@ -583,7 +573,7 @@ def reconstruction_figure(images, masked, reconstructions, title: str | None = N
     output everywhere, what DreamNet adds (the loss never trains its visible patches). Pixels
     are shown on the model's fixed scale ([-1, 1] → black..white, clipped), not stretched per
     image, so a faint reconstruction looks faint."""
-    import matplotlib.pyplot as plt  # deferred: pyplot costs ~0.5 s; tables need none
+    plt = _pyplot()
 
     hidden = (masked == 0).all(dim=1, keepdim=True)
     pasted = reconstructions.where(hidden, images)

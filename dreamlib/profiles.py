@@ -4,7 +4,7 @@
 * ``default`` — a laptop CPU: Debian fashion-mnist and WordNet noun definitions, the shipped
   pre-trained embedded encoders, subsets of the training split; the main comparison where
   the chains have converged, curves and ablations at a quick scale (:data:`GRID_SETTINGS`);
-  ``make reproduce`` from an empty store in about 4 hours on 2 cores.
+  ``make reproduce`` from an empty store in about 5 hours on 2 cores.
 * ``paper``   — the paper's protocol: CIFAR-100 / AG News, hub encoders, 224 px, 30 epochs, GPU.
 
 Each entry of :data:`PROFILES` holds defaults for :class:`~dreamlib.config.ModelConfig`
